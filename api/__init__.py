@@ -1,0 +1,1 @@
+"""HTTP and CLI front doors: parse, call the application layer, map results."""

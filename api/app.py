@@ -1,0 +1,158 @@
+"""The FastAPI application: GraphQL, SSO, health, with correlation ids and masked errors."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from graphql import ExecutionResult
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
+
+from api.graphql.base import Context
+from api.graphql.schema import build_schema, classify
+from api.sso import router as sso_router
+from application.access import UnauthenticatedError
+from infra.bootstrap import Container
+from infra.logging import correlation_id
+
+log = logging.getLogger("spoa.api")
+_CID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class SpoaGraphQLRouter(GraphQLRouter[Context, None]):
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        payload: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            cid = correlation_id.get()
+            errors = []
+            for error in result.errors:
+                code = classify(error)
+                formatted = error.formatted
+                extensions = {"code": code}
+                if code == "INTERNAL_SERVER_ERROR":
+                    # Nothing internal leaks: the message is generic, the log has the rest.
+                    formatted["message"] = f"internal error (correlation id {cid})"
+                if cid:
+                    extensions["correlationId"] = cid
+                formatted["extensions"] = extensions
+                errors.append(formatted)
+            payload["errors"] = errors  # type: ignore[typeddict-item]
+        if result.extensions:
+            payload["extensions"] = result.extensions
+        return payload
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def create_app(
+    container: Container,
+    *,
+    run_projections: bool | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+) -> FastAPI:
+    """Build the app. `on_shutdown` runs at the end of the lifespan (uvicorn re-raises the
+    stopping signal after shutdown, so code after `uvicorn.run` may never run)."""
+    settings = container.settings
+    in_process = settings.projections_in_process if run_projections is None else run_projections
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if in_process:
+            container.start_projections()
+        yield
+        if container.runner is not None:
+            container.runner.stop()
+            container.runner = None
+        if on_shutdown is not None:
+            on_shutdown()
+
+    app = FastAPI(title="SPOA", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.container = container
+
+    @app.middleware("http")
+    async def correlate(request: Request, call_next: Any) -> Any:
+        incoming = request.headers.get("x-request-id", "")
+        cid = incoming if _CID_RE.fullmatch(incoming) else uuid.uuid4().hex
+        token = correlation_id.set(cid)
+        try:
+            length = request.headers.get("content-length")
+            if (
+                request.url.path == "/graphql"
+                and length
+                and length.isdigit()
+                and int(length) > settings.graphql_max_body_bytes
+                and not request.headers.get("content-type", "").startswith("multipart/")
+            ):
+                return JSONResponse(
+                    {
+                        "errors": [
+                            {
+                                "message": "request body too large",
+                                "extensions": {"code": "BAD_USER_INPUT"},
+                            }
+                        ]
+                    },
+                    status_code=413,
+                )
+            response = await call_next(request)
+            response.headers["x-request-id"] = cid
+            return response
+        finally:
+            correlation_id.reset(token)
+
+    async def get_context(request: Request) -> Context:
+        token = bearer_token(request)
+        principal, auth_error = None, None
+        cid = correlation_id.get()
+        if token is not None:
+            try:
+                principal = await anyio.to_thread.run_sync(
+                    container.access.authenticate, token, cid
+                )
+            except UnauthenticatedError as exc:
+                auth_error = str(exc)
+        return Context(container, cid, principal, auth_error)
+
+    schema = build_schema(
+        settings.graphql_max_depth, settings.graphql_max_aliases, settings.graphql_max_tokens
+    )
+    graphql = SpoaGraphQLRouter(
+        schema,
+        context_getter=get_context,
+        graphql_ide="graphiql" if settings.dev_mode else None,
+        allow_queries_via_get=False,
+        multipart_uploads_enabled=True,
+    )
+    app.include_router(graphql, prefix="/graphql")
+    app.include_router(sso_router)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        db = await anyio.to_thread.run_sync(container.database_ready)
+        runner = container.runner
+        projections_ok = (not in_process) or (runner is not None and runner.healthy)
+        ready = db and projections_ok
+        return JSONResponse(
+            {"database": db, "projections": projections_ok, "status": "ok" if ready else "fail"},
+            status_code=200 if ready else 503,
+        )
+
+    return app

@@ -1,0 +1,217 @@
+"""The `spoa` command line: serve, accounts, db, projections, demo."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from application.demo import load_demo_accounts
+from domain.access.permissions import Role
+from domain.shared import DomainError
+from infra.bootstrap import Runtime, load_settings
+from infra.logging import configure_logging
+
+app = typer.Typer(
+    help="SPOA: customer-service support backend for the 139 mailbox.", no_args_is_help=True
+)
+accounts_app = typer.Typer(help="Manage staff accounts.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+projections_app = typer.Typer(help="Read-model projections.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(db_app, name="db")
+app.add_typer(projections_app, name="projections")
+app.add_typer(demo_app, name="demo")
+
+console = Console(stderr=True)
+
+
+def _runtime() -> Runtime:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    runtime = Runtime(settings)
+    runtime.container.upgrade()
+    return runtime
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Load demo data if the database is empty")] = False,
+) -> None:
+    """Run the API (and, by default, the projection runners) until stopped."""
+    import uvicorn
+
+    from api.app import create_app
+
+    started = time.monotonic()
+    runtime = _runtime()
+    try:
+        if demo:
+            _load_demo(runtime, quiet_if_present=True)
+        app_ = create_app(runtime.container, on_shutdown=runtime.close)
+        console.print(
+            f"SPOA ready in {time.monotonic() - started:.1f}s: http://{host}:{port}/graphql"
+        )
+        uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        runtime.close()
+
+
+@accounts_app.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Option(help="Login name")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
+    display_name: Annotated[str | None, typer.Option(help="Shown name")] = None,
+) -> None:
+    """Create a SUPER_ADMIN account (the first one, or a rescue one)."""
+    if not password_stdin:
+        console.print("[red]pass the password on standard input with --password-stdin[/red]")
+        raise typer.Exit(2)
+    password = sys.stdin.readline().rstrip("\n")
+    runtime = _runtime()
+    try:
+        result = runtime.container.access.create_account(
+            None,
+            username=username,
+            display_name=display_name or username,
+            role=Role.SUPER_ADMIN,
+            province=None,
+            initial_password=password,
+        )
+        console.print(f"created SUPER_ADMIN {username} ({result.account.id})")
+    except DomainError as exc:
+        console.print(f"[red]{exc.code}: {exc.message}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or update every table, trigger and read model (idempotent)."""
+    runtime = _runtime()
+    runtime.close()
+    console.print("database schema is up to date")
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """Position and lag of every projection."""
+    runtime = _runtime()
+    try:
+        table = Table("projection", "store", "generation", "position", "lag", "updated", "building")
+        for s in runtime.container.engine.status():
+            building = (
+                f"g{s.building_generation} @ {s.building_position}" if s.building_generation else ""
+            )
+            table.add_row(
+                s.name,
+                s.store,
+                str(s.generation),
+                str(s.position),
+                str(s.lag),
+                str(s.updated_at or ""),
+                building,
+            )
+        Console().print(table)
+    finally:
+        runtime.close()
+
+
+@projections_app.command("run")
+def projections_run() -> None:
+    """Follow the stores and keep every projection up to date (leader per projection)."""
+    runtime = _runtime()
+    runner = runtime.container.start_projections()
+    console.print("projection runners started; Ctrl-C to stop")
+    try:
+        while runner.healthy:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.close()
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    name: Annotated[str, typer.Argument(help="Projection to rebuild")],
+    restart: Annotated[
+        bool, typer.Option(help="Drop an interrupted rebuild and start over")
+    ] = False,
+) -> None:
+    """Blue/green rebuild from position 0 while the old tables keep serving, then swap."""
+    runtime = _runtime()
+    engine = runtime.container.engine
+    if name not in engine.projections:
+        console.print(
+            f"[red]unknown projection {name}; one of {', '.join(engine.projections)}[/red]"
+        )
+        runtime.close()
+        raise typer.Exit(2)
+    started = time.monotonic()
+    with Progress(
+        TextColumn(f"rebuilding {name}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} events"),
+        TextColumn("{task.fields[rate]:,.0f} events/s"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(name, total=None, rate=0.0)
+        first: list[int] = []
+
+        def report(done: int, total: int) -> None:
+            if not first:
+                first.append(done)
+            elapsed = max(time.monotonic() - started, 1e-6)
+            progress.update(task, completed=done, total=total, rate=(done - first[0]) / elapsed)
+
+        try:
+            generation = engine.rebuild(name, restart=restart, progress=report)
+        finally:
+            runtime.close()
+    console.print(f"{name}: generation {generation} is live ({time.monotonic() - started:.1f}s)")
+
+
+def _load_demo(runtime: Runtime, quiet_if_present: bool = False) -> None:
+    results = load_demo_accounts(runtime.container.access)
+    created = [d for d, new in results if new]
+    if quiet_if_present and not created:
+        return
+    table = Table("username", "role", "province", "password", title="demo accounts (dev only)")
+    for demo, _ in results:
+        table.add_row(demo.username, demo.role.value, demo.province or "", demo.password)
+    console.print(table)
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load demo data (dev mode only): accounts for every role, with the passwords printed."""
+    runtime = _runtime()
+    try:
+        if not runtime.settings.dev_mode:
+            console.print("[red]demo data is for dev mode only (SPOA_DEV_MODE=1)[/red]")
+            raise typer.Exit(2)
+        _load_demo(runtime)
+    finally:
+        runtime.close()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The GraphQL schema of the contract, one module per bounded context."""

@@ -1,0 +1,63 @@
+"""The served schema: every context's queries and mutations merged, with request limits."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from api.graphql.access import AccessMutation, AccessQuery
+from api.graphql.audit import AuditQuery
+from api.graphql.base import SCALARS, ApiError
+
+log = logging.getLogger("spoa.graphql")
+
+Query = merge_types("Query", (AccessQuery, AuditQuery))
+Mutation = merge_types("Mutation", (AccessMutation,))
+
+
+def classify(error: GraphQLError) -> str:
+    """The extensions.code of an error: ours as raised, input errors, or INTERNAL."""
+    original = error.original_error
+    if isinstance(original, ApiError):
+        return str((original.extensions or {}).get("code"))
+    if isinstance(error, ApiError) or (error.extensions or {}).get("code"):
+        return str((error.extensions or {}).get("code"))
+    if original is None or (isinstance(original, ValueError | TypeError) and error.path is None):
+        # Parse, validation and variable-coercion errors: the client sent something malformed.
+        return "BAD_USER_INPUT"
+    if isinstance(original, ValueError) and "province" in str(original):
+        return "BAD_USER_INPUT"
+    return "INTERNAL_SERVER_ERROR"
+
+
+class SpoaSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if classify(error) == "INTERNAL_SERVER_ERROR":
+                log.error(
+                    "unexpected error in GraphQL resolver",
+                    exc_info=error.original_error,
+                    extra={"path": str(error.path)},
+                )
+
+
+def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5000) -> Any:
+    return SpoaSchema(
+        query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(scalar_map=SCALARS),
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        ],
+    )

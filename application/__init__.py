@@ -1,0 +1,1 @@
+"""Use cases: command handlers, authorization and query services. Imports domain only."""

@@ -1,0 +1,338 @@
+"""Access use cases: accounts, logins, sessions, single sign-on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from application.authz import Principal
+from application.ports import Clock, JtiRegistry, PasswordHasher, SsoVerifier, TokenService
+from application.unit_of_work import get_or_none, get_or_raise, retrying, save
+from domain.access.account import (
+    ROSTER_ID,
+    Account,
+    SuperAdminRoster,
+    account_id_for,
+    validate_password,
+    validate_username,
+)
+from domain.access.permissions import Permission, Role
+from domain.shared import (
+    SYSTEM_ACTOR,
+    ChangeMeta,
+    DomainError,
+    ValidationError,
+    check_expected_version,
+)
+
+
+class InvalidCredentialsError(DomainError):
+    code = "INVALID_CREDENTIALS"
+
+
+class UsernameTakenError(DomainError):
+    code = "USERNAME_TAKEN"
+
+
+class UnauthenticatedError(Exception):
+    """No valid session: missing, expired or revoked token, or a disabled account."""
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    expires_at: datetime
+    account: Account
+
+
+@dataclass(frozen=True)
+class AccountResult:
+    account: Account
+    position: int
+
+
+class AccountsReadModel(Protocol):
+    def list(
+        self, role: str | None, province: str | None, after_username: str | None, limit: int
+    ) -> tuple[list[Any], int]: ...
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    threshold: int = 5
+    duration: timedelta = timedelta(minutes=15)
+
+
+class AccessService:
+    """Commands and queries of the access context."""
+
+    def __init__(
+        self,
+        store: Application[UUID],
+        hasher: PasswordHasher,
+        tokens: TokenService,
+        clock: Clock,
+        accounts: AccountsReadModel,
+        lockout: LockoutPolicy,
+        sso: SsoVerifier | None = None,
+        jtis: JtiRegistry | None = None,
+    ) -> None:
+        self.store = store
+        self.hasher = hasher
+        self.tokens = tokens
+        self.clock = clock
+        self.accounts = accounts
+        self.lockout = lockout
+        self.sso = sso
+        self.jtis = jtis
+        # Verifying against this keeps unknown usernames as slow as wrong passwords.
+        self._dummy_hash = hasher.hash("not-a-real-password-for-timing")
+
+    # ------------------------------------------------------------------ sessions
+    def login(self, username: str, password: str, correlation_id: str | None = None) -> Session:
+        """Exchange credentials for a session. Every failure looks the same to the caller."""
+        account = get_or_none(self.store, account_id_for(username)) if username else None
+        if account is None:
+            self.hasher.verify(self._dummy_hash, password)
+            raise InvalidCredentialsError("invalid username or password")
+        now = self.clock.now()
+        ok = self.hasher.verify(account.password_hash, password)
+        if not account.enabled or account.is_locked(now):
+            raise InvalidCredentialsError("invalid username or password")
+        meta = self._self_meta(account, correlation_id)
+        if not ok:
+            self._record_failure(account.id, now, meta)
+            raise InvalidCredentialsError("invalid username or password")
+        return self._open_session(account.id, now, "PASSWORD", meta)
+
+    def _record_failure(self, account_id: UUID, now: datetime, meta: dict[str, Any]) -> None:
+        def attempt() -> None:
+            account: Account = self.store.repository.get(account_id)
+            account.login_failed(now, self.lockout.threshold, self.lockout.duration, meta)
+            save(self.store, account)
+
+        retrying(attempt, retry=True)
+
+    def _open_session(
+        self, account_id: UUID, now: datetime, channel: str, meta: dict[str, Any]
+    ) -> Session:
+        def attempt() -> Account:
+            account: Account = self.store.repository.get(account_id)
+            account.login_succeeded(at=now, channel=channel, meta=meta)
+            save(self.store, account)
+            return account
+
+        account: Account = retrying(attempt, retry=True)
+        token, expires_at = self.tokens.issue(account.id, account.security_stamp)
+        return Session(token=token, expires_at=expires_at, account=account)
+
+    def sso_login(self, ticket: str, correlation_id: str | None = None) -> Session:
+        """Exchange a portal-signed SSO ticket for a session (no auto-provisioning)."""
+        if self.sso is None or self.jtis is None:
+            raise InvalidCredentialsError("single sign-on is not configured")
+        try:
+            claims = self.sso.verify(ticket)
+        except ValueError as exc:
+            raise InvalidCredentialsError(f"SSO ticket refused: {exc}") from None
+        if not self.jtis.claim(claims.jti, claims.expires_at):
+            raise InvalidCredentialsError("SSO ticket refused: already used")
+        account = get_or_none(self.store, account_id_for(claims.username))
+        if account is None or not account.enabled:
+            raise InvalidCredentialsError("SSO ticket refused: no such enabled account")
+        meta = self._self_meta(account, correlation_id)
+        return self._open_session(account.id, self.clock.now(), "SSO", meta)
+
+    def authenticate(self, token: str, correlation_id: str | None = None) -> Principal:
+        """Re-check the account behind a token on every request."""
+        claims = self.tokens.decode(token)
+        if claims is None:
+            raise UnauthenticatedError("invalid or expired token")
+        account = get_or_none(self.store, claims.account_id)
+        if account is None or not account.enabled:
+            raise UnauthenticatedError("account unknown or disabled")
+        if account.security_stamp != claims.security_stamp:
+            raise UnauthenticatedError("session revoked; log in again")
+        return principal_of(account, correlation_id)
+
+    @staticmethod
+    def _self_meta(account: Account, correlation_id: str | None) -> dict[str, Any]:
+        return principal_of(account, correlation_id).meta()
+
+    # ------------------------------------------------------------------ own account
+    def me(self, principal: Principal) -> Account:
+        principal.require(Permission.SELF_SERVICE)
+        account: Account = get_or_raise(self.store, principal.account_id, "account")
+        return account
+
+    def change_my_password(
+        self, principal: Principal, current_password: str, new_password: str
+    ) -> AccountResult:
+        principal.require(Permission.SELF_SERVICE)
+        account: Account = get_or_raise(self.store, principal.account_id, "account")
+        if not self.hasher.verify(account.password_hash, current_password):
+            raise InvalidCredentialsError(
+                "the current password is wrong", field=["currentPassword"]
+            )
+        validate_password(new_password, account.username, field="newPassword")
+        if new_password == current_password:
+            raise ValidationError(
+                "the new password must differ from the current one",
+                code="WEAK_PASSWORD",
+                field=["newPassword"],
+            )
+        new_hash = self.hasher.hash(new_password)
+
+        def attempt() -> AccountResult:
+            fresh: Account = self.store.repository.get(principal.account_id)
+            fresh.change_password(password_hash=new_hash, meta=principal.meta())
+            return AccountResult(fresh, save(self.store, fresh))
+
+        return retrying(attempt, retry=True)
+
+    # ------------------------------------------------------------------ administration
+    def create_account(
+        self,
+        principal: Principal | None,
+        *,
+        username: str,
+        display_name: str,
+        role: Role,
+        province: str | None,
+        initial_password: str,
+    ) -> AccountResult:
+        """Create an account. `principal` None means the operator CLI (create-admin)."""
+        if principal is not None:
+            principal.require(Permission.ACCOUNT_MANAGE)
+            meta = principal.meta()
+        else:
+            meta = ChangeMeta(actor=SYSTEM_ACTOR, reason="operator CLI").as_dict()
+        validate_username(username)
+        validate_password(initial_password, username, field="initialPassword")
+        password_hash = self.hasher.hash(initial_password)
+
+        def attempt() -> AccountResult:
+            # Re-checked on every attempt: a concurrent create of the same username makes our
+            # first-version insert conflict, and the retry then sees the winner.
+            if get_or_none(self.store, account_id_for(username)) is not None:
+                raise UsernameTakenError("this username is taken", field=["username"])
+            account = Account.register(
+                username=username,
+                display_name=display_name,
+                role=role,
+                province=province,
+                password_hash=password_hash,
+                meta=meta,
+            )
+            pending: list[Any] = [account]
+            if role is Role.SUPER_ADMIN:
+                roster = get_or_none(self.store, ROSTER_ID) or SuperAdminRoster()
+                roster.add(account.id)
+                pending.append(roster)
+            return AccountResult(account, save(self.store, *pending))
+
+        return retrying(attempt, retry=True)
+
+    def change_role(
+        self,
+        principal: Principal,
+        account_id: UUID,
+        role: Role,
+        province: str | None,
+        expected_version: int | None,
+    ) -> AccountResult:
+        principal.require(Permission.ACCOUNT_MANAGE)
+
+        def attempt() -> AccountResult:
+            account: Account = get_or_raise(self.store, account_id, "account")
+            check_expected_version(account.version, expected_version)
+            was_admin = account.role is Role.SUPER_ADMIN and account.enabled
+            account.change_role(role, province, principal.meta())
+            is_admin = account.role is Role.SUPER_ADMIN and account.enabled
+            return AccountResult(account, self._save_with_roster(account, was_admin, is_admin))
+
+        return retrying(attempt, retry=expected_version is None)
+
+    def disable(self, principal: Principal, account_id: UUID, reason: str | None) -> AccountResult:
+        principal.require(Permission.ACCOUNT_MANAGE)
+
+        def attempt() -> AccountResult:
+            account: Account = get_or_raise(self.store, account_id, "account")
+            was_admin = account.role is Role.SUPER_ADMIN and account.enabled
+            account.disable(reason, principal.meta(reason=reason))
+            return AccountResult(account, self._save_with_roster(account, was_admin, False))
+
+        return retrying(attempt, retry=True)
+
+    def enable(self, principal: Principal, account_id: UUID) -> AccountResult:
+        principal.require(Permission.ACCOUNT_MANAGE)
+
+        def attempt() -> AccountResult:
+            account: Account = get_or_raise(self.store, account_id, "account")
+            account.enable(principal.meta())
+            is_admin = account.role is Role.SUPER_ADMIN
+            return AccountResult(account, self._save_with_roster(account, False, is_admin))
+
+        return retrying(attempt, retry=True)
+
+    def reset_password(
+        self, principal: Principal, account_id: UUID, new_password: str
+    ) -> AccountResult:
+        principal.require(Permission.ACCOUNT_MANAGE)
+        account: Account = get_or_raise(self.store, account_id, "account")
+        validate_password(new_password, account.username, field="newPassword")
+        new_hash = self.hasher.hash(new_password)
+
+        def attempt() -> AccountResult:
+            fresh: Account = self.store.repository.get(account_id)
+            fresh.reset_password(password_hash=new_hash, meta=principal.meta())
+            return AccountResult(fresh, save(self.store, fresh))
+
+        return retrying(attempt, retry=True)
+
+    def _save_with_roster(self, account: Account, was_admin: bool, is_admin: bool) -> int:
+        """Save the account, and the super-admin roster in the same transaction if it moved."""
+        if was_admin == is_admin:
+            return save(self.store, account)
+        roster = get_or_none(self.store, ROSTER_ID) or SuperAdminRoster()
+        if is_admin:
+            roster.add(account.id)
+        else:
+            roster.remove(account.id)
+        return save(self.store, account, roster)
+
+    # ------------------------------------------------------------------ queries
+    def account(self, principal: Principal, account_id: UUID) -> Account | None:
+        if principal.account_id != account_id:
+            principal.require(Permission.ACCOUNT_READ)
+        found: Account | None = get_or_none(self.store, account_id)
+        return found
+
+    def actor_account(self, account_id: UUID) -> Account | None:
+        """The account behind an event's actor; whoever may see the event may see who did it."""
+        found: Account | None = get_or_none(self.store, account_id)
+        return found
+
+    def list_accounts(
+        self,
+        principal: Principal,
+        role: Role | None,
+        province: str | None,
+        after_username: str | None,
+        limit: int,
+    ) -> tuple[list[Any], int]:
+        principal.require(Permission.ACCOUNT_READ)
+        return self.accounts.list(role.value if role else None, province, after_username, limit)
+
+
+def principal_of(account: Account, correlation_id: str | None = None) -> Principal:
+    return Principal(
+        account_id=account.id,
+        username=account.username,
+        role=account.role,
+        province=account.province,
+        correlation_id=correlation_id,
+    )

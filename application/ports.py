@@ -1,0 +1,78 @@
+"""What the application needs from the outside world, as protocols the composition root fills."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    account_id: UUID
+    security_stamp: int
+    expires_at: datetime
+
+
+class TokenService(Protocol):
+    def issue(self, account_id: UUID, security_stamp: int) -> tuple[str, datetime]: ...
+    def decode(self, token: str) -> TokenClaims | None: ...
+
+
+@dataclass(frozen=True)
+class SsoTicket:
+    username: str
+    jti: str
+    expires_at: datetime
+
+
+class SsoVerifier(Protocol):
+    def verify(self, ticket: str) -> SsoTicket:
+        """Raise ValueError with a reason when the ticket is not acceptable."""
+        ...
+
+
+class JtiRegistry(Protocol):
+    def claim(self, jti: str, expires_at: datetime) -> bool:
+        """Record a ticket id; False when it was seen before (a replay)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """A decoded event with its global position in its store."""
+
+    position: int
+    topic: str
+    event: Any
+
+
+class EventLog(Protocol):
+    """Read access to one event store in position order."""
+
+    def feed(
+        self, after_position: int, limit: int, topics: Sequence[str] = ()
+    ) -> list[RecordedEvent]: ...
+
+    def stream(
+        self, originator_id: UUID, after_version: int, limit: int, descending: bool = False
+    ) -> list[RecordedEvent]: ...
+
+    def head(self) -> int: ...
+
+
+class ReadModelWaiter(Protocol):
+    def wait(self, projections: Sequence[str], position: int) -> bool:
+        """Wait, bounded, until the projections applied `position`; False on time-out."""
+        ...

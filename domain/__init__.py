@@ -1,0 +1,1 @@
+"""SPOA domain: aggregates, events, value objects and rules. No I/O."""

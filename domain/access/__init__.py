@@ -1,0 +1,1 @@
+"""Access context: roles, provinces, permissions and staff accounts."""

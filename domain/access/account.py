@@ -1,0 +1,275 @@
+"""The staff Account aggregate and the super-admin roster that guards the last admin."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.access.permissions import Role
+from domain.access.provinces import is_province
+from domain.shared import DomainError, NoChangeError, ValidationError, natural_id
+
+USERNAME_RE = re.compile(r"[a-z0-9._-]{3,32}")
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 128
+MAX_DISPLAY_NAME = 64
+
+
+class LastSuperAdminError(DomainError):
+    code = "LAST_SUPER_ADMIN"
+
+
+class AccountDisabledError(DomainError):
+    code = "ACCOUNT_DISABLED"
+
+
+def account_id_for(username: str) -> UUID:
+    return natural_id("account", username)
+
+
+def validate_username(username: str) -> None:
+    if not USERNAME_RE.fullmatch(username):
+        raise ValidationError(
+            "username must be 3-32 characters of a-z, 0-9, '.', '_' or '-'",
+            code="INVALID_USERNAME",
+            field=["username"],
+        )
+
+
+def validate_password(password: str, username: str, field: str = "password") -> None:
+    """Staff password policy: long enough, not absurdly long, not the username."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"password must be at least {MIN_PASSWORD_LENGTH} characters",
+            code="WEAK_PASSWORD",
+            field=[field],
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"password must be at most {MAX_PASSWORD_LENGTH} characters",
+            code="WEAK_PASSWORD",
+            field=[field],
+        )
+    if password.strip().lower() == username.lower():
+        raise ValidationError(
+            "password must not be the username", code="WEAK_PASSWORD", field=[field]
+        )
+
+
+def validate_display_name(display_name: str) -> str:
+    name = display_name.strip()
+    if not name or len(name) > MAX_DISPLAY_NAME or any(ord(c) < 32 for c in name):
+        raise ValidationError(
+            f"display name must be 1-{MAX_DISPLAY_NAME} printable characters",
+            code="INVALID_DISPLAY_NAME",
+            field=["displayName"],
+        )
+    return name
+
+
+def validate_role_province(role: Role, province: str | None) -> None:
+    if province is not None and not is_province(province):
+        raise ValidationError(
+            f"unknown province {province!r}", code="UNKNOWN_PROVINCE", field=["province"]
+        )
+    if role is Role.PROVINCE_AGENT and province is None:
+        raise ValidationError(
+            "a PROVINCE_AGENT needs a province", code="PROVINCE_REQUIRED", field=["province"]
+        )
+
+
+class Account(Aggregate):
+    """A person or service that uses SPOA. Passwords are stored only as argon2id hashes."""
+
+    TOPIC = "spoa.access:Account"
+
+    class Event(Aggregate.Event):
+        TOPIC = "spoa.access:Account.Event"
+
+    @staticmethod
+    def create_id(username: str) -> UUID:
+        return account_id_for(username)
+
+    @event("AccountCreated", topic="spoa.access:Account.AccountCreated")
+    def __init__(
+        self,
+        username: str,
+        display_name: str,
+        role: str,
+        province: str | None,
+        password_hash: str,
+        meta: dict[str, Any],
+    ) -> None:
+        self.username = username
+        self.display_name = display_name
+        self.role = Role(role)
+        self.province = province
+        self.password_hash = password_hash
+        self.enabled = True
+        self.disabled_reason: str | None = None
+        self.last_login_at: datetime | None = None
+        self.failed_logins = 0
+        self.locked_until: datetime | None = None
+        # Bumped whenever credentials or standing change: tokens issued before are void.
+        self.security_stamp = 0
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        username: str,
+        display_name: str,
+        role: Role,
+        province: str | None,
+        password_hash: str,
+        meta: dict[str, Any],
+    ) -> Account:
+        validate_username(username)
+        name = validate_display_name(display_name)
+        validate_role_province(role, province)
+        return cls(
+            username=username,
+            display_name=name,
+            role=role.value,
+            province=province,
+            password_hash=password_hash,
+            meta=meta,
+        )
+
+    # ------------------------------------------------------------------ role
+    def change_role(self, role: Role, province: str | None, meta: dict[str, Any]) -> None:
+        validate_role_province(role, province)
+        if role is self.role and province == self.province:
+            raise NoChangeError("the account already has this role and province")
+        self._role_changed(
+            role=role.value,
+            province=province,
+            previous_role=self.role.value,
+            previous_province=self.province,
+            meta=meta,
+        )
+
+    @event("RoleChanged", topic="spoa.access:Account.RoleChanged")
+    def _role_changed(
+        self,
+        role: str,
+        province: str | None,
+        previous_role: str,
+        previous_province: str | None,
+        meta: dict[str, Any],
+    ) -> None:
+        self.role = Role(role)
+        self.province = province
+        self.security_stamp += 1
+
+    # ------------------------------------------------------------------ standing
+    def disable(self, reason: str | None, meta: dict[str, Any]) -> None:
+        if not self.enabled:
+            raise NoChangeError("the account is already disabled")
+        self._disabled(reason=reason, meta=meta)
+
+    @event("AccountDisabled", topic="spoa.access:Account.AccountDisabled")
+    def _disabled(self, reason: str | None, meta: dict[str, Any]) -> None:
+        self.enabled = False
+        self.disabled_reason = reason
+        self.security_stamp += 1
+
+    def enable(self, meta: dict[str, Any]) -> None:
+        if self.enabled:
+            raise NoChangeError("the account is already enabled")
+        self._enabled(meta=meta)
+
+    @event("AccountEnabled", topic="spoa.access:Account.AccountEnabled")
+    def _enabled(self, meta: dict[str, Any]) -> None:
+        self.enabled = True
+        self.disabled_reason = None
+        self.failed_logins = 0
+        self.locked_until = None
+
+    # ------------------------------------------------------------------ credentials
+    @event("PasswordChanged", topic="spoa.access:Account.PasswordChanged")
+    def change_password(self, password_hash: str, meta: dict[str, Any]) -> None:
+        """The holder changed their own password."""
+        self.password_hash = password_hash
+        self.security_stamp += 1
+
+    @event("PasswordReset", topic="spoa.access:Account.PasswordReset")
+    def reset_password(self, password_hash: str, meta: dict[str, Any]) -> None:
+        """An administrator set a new password; failed-login lock-out is lifted."""
+        self.password_hash = password_hash
+        self.failed_logins = 0
+        self.locked_until = None
+        self.security_stamp += 1
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and now < self.locked_until
+
+    @event("LoginSucceeded", topic="spoa.access:Account.LoginSucceeded")
+    def login_succeeded(self, at: datetime, channel: str, meta: dict[str, Any]) -> None:
+        self.last_login_at = at
+        self.failed_logins = 0
+        self.locked_until = None
+
+    def login_failed(
+        self, at: datetime, threshold: int, lockout: timedelta, meta: dict[str, Any]
+    ) -> None:
+        failures = self.failed_logins + 1
+        locked_until = at + lockout if failures >= threshold else None
+        self._login_failed(at=at, failures=failures, locked_until=locked_until, meta=meta)
+
+    @event("LoginFailed", topic="spoa.access:Account.LoginFailed")
+    def _login_failed(
+        self, at: datetime, failures: int, locked_until: datetime | None, meta: dict[str, Any]
+    ) -> None:
+        # A lock-out starts a fresh count, so the next lock-out needs another full run.
+        self.failed_logins = 0 if locked_until is not None else failures
+        self.locked_until = locked_until
+
+
+ROSTER_ID = natural_id("roster", "super-admins")
+
+
+class SuperAdminRoster(Aggregate):
+    """The set of enabled SUPER_ADMIN accounts.
+
+    Saved atomically with every account change that adds or removes an enabled super admin;
+    optimistic concurrency on this one aggregate makes "never remove the last one" hold even
+    under concurrent demotions.
+    """
+
+    TOPIC = "spoa.access:SuperAdminRoster"
+
+    class Event(Aggregate.Event):
+        TOPIC = "spoa.access:SuperAdminRoster.Event"
+
+    @staticmethod
+    def create_id() -> UUID:
+        return ROSTER_ID
+
+    @event("RosterStarted", topic="spoa.access:SuperAdminRoster.RosterStarted")
+    def __init__(self) -> None:
+        self.members: list[str] = []
+
+    def add(self, account_id: UUID) -> None:
+        if str(account_id) not in self.members:
+            self._added(account_id=str(account_id))
+
+    @event("SuperAdminAdded", topic="spoa.access:SuperAdminRoster.SuperAdminAdded")
+    def _added(self, account_id: str) -> None:
+        self.members.append(account_id)
+
+    def remove(self, account_id: UUID) -> None:
+        key = str(account_id)
+        if key not in self.members:
+            return
+        if len(self.members) == 1:
+            raise LastSuperAdminError("the last enabled SUPER_ADMIN cannot be disabled or demoted")
+        self._removed(account_id=key)
+
+    @event("SuperAdminRemoved", topic="spoa.access:SuperAdminRoster.SuperAdminRemoved")
+    def _removed(self, account_id: str) -> None:
+        self.members.remove(account_id)

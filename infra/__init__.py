@@ -1,0 +1,1 @@
+"""Infrastructure: settings, database, stores, security primitives, the composition root."""

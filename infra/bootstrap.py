@@ -1,0 +1,192 @@
+"""The composition root: builds every service from settings. Nothing connects at import time."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from application.access import AccessService, LockoutPolicy
+from application.audit import AuditService
+from application.operations import OperationsService
+from application.pagination import CursorCodec
+from domain.access.account import Account
+from infra.database import ConnectionParams, EmbeddedPostgres
+from infra.event_log import PgEventLog
+from infra.passwords import Argon2Hasher
+from infra.schema import upgrade
+from infra.settings import Settings
+from infra.stores import CORE_EVENTS_TABLE, FEED_EVENTS_TABLE, CoreStore, FeedStore, store_env
+from infra.tokens import JwtSsoVerifier, JwtTokenService, PgJtiRegistry, SystemClock
+from projections.accounts import AccountsProjection, AccountsQueries
+from projections.base import Projection
+from projections.runtime import (
+    ProjectionEngine,
+    ProjectionRunner,
+    StoreSource,
+    wait_for_position,
+)
+
+log = logging.getLogger(__name__)
+
+
+def all_projections() -> list[Projection]:
+    return [AccountsProjection()]
+
+
+class ProjectionWaiter:
+    def __init__(self, engine: ProjectionEngine, timeout: float) -> None:
+        self._engine = engine
+        self._timeout = timeout
+
+    def wait(self, projections: Any, position: int) -> bool:
+        return wait_for_position(self._engine, list(projections), position, self._timeout)
+
+
+class Container:
+    """Everything the API and CLI need, wired once per process."""
+
+    def __init__(self, settings: Settings, database_url: str) -> None:
+        self.settings = settings
+        self.params = ConnectionParams.from_url(database_url)
+        self.conninfo = self.params.conninfo()
+        env = store_env(self.params, settings.db_pool_size)
+        self.core = CoreStore(env=env)
+        self.feed = FeedStore(env=env)
+        self.read_pool: ConnectionPool[Any] = ConnectionPool(
+            self.conninfo,
+            min_size=1,
+            max_size=settings.db_pool_size,
+            open=False,
+            kwargs={"autocommit": True},
+            name="spoa-read",
+        )
+        self.read_pool.open(wait=False)
+        self.engine = ProjectionEngine(
+            self.conninfo,
+            all_projections(),
+            {
+                "core": StoreSource(CORE_EVENTS_TABLE, self.core.mapper),
+                "feed": StoreSource(FEED_EVENTS_TABLE, self.feed.mapper),
+            },
+            page_size=settings.projection_page_size,
+        )
+        self.runner: ProjectionRunner | None = None
+        self.clock = SystemClock()
+        self.hasher = Argon2Hasher(
+            settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+        )
+        self.tokens = JwtTokenService(
+            settings.secret_key.get_secret_value(),
+            timedelta(minutes=settings.token_ttl_minutes),
+            self.clock,
+        )
+        sso = None
+        if settings.sso_key is not None:
+            sso = JwtSsoVerifier(
+                settings.sso_key.get_secret_value(),
+                settings.sso_algorithm,
+                settings.sso_issuer,
+                settings.sso_audience,
+                settings.sso_max_lifetime_seconds,
+                self.clock,
+            )
+        self.waiter = ProjectionWaiter(self.engine, settings.consistency_timeout_seconds)
+        self.access = AccessService(
+            store=self.core,
+            hasher=self.hasher,
+            tokens=self.tokens,
+            clock=self.clock,
+            accounts=AccountsQueries(self.read_pool.connection),
+            lockout=LockoutPolicy(
+                settings.lockout_threshold, timedelta(minutes=settings.lockout_minutes)
+            ),
+            sso=sso,
+            jtis=PgJtiRegistry(self.conninfo),
+        )
+        self.core_log = PgEventLog(self.core, CORE_EVENTS_TABLE)
+        self.feed_log = PgEventLog(self.feed, FEED_EVENTS_TABLE)
+        self.audit = AuditService(self.core_log)
+        self.operations = OperationsService(self.engine)
+        self.cursors = CursorCodec(
+            hashlib.sha256(b"cursor:" + settings.secret_key.get_secret_value().encode()).digest()
+        )
+
+    def upgrade(self) -> None:
+        recorders = [self.core.recorder, self.feed.recorder]
+        if self.core.snapshots is not None:
+            recorders.append(self.core.snapshots.recorder)
+        upgrade(self.conninfo, recorders, [CORE_EVENTS_TABLE, FEED_EVENTS_TABLE], self.engine)
+
+    def start_projections(self) -> ProjectionRunner:
+        self.runner = ProjectionRunner(self.engine, self.settings.projection_poll_seconds)
+        self.runner.start()
+        return self.runner
+
+    def database_ready(self) -> bool:
+        try:
+            self.read_pool.open(wait=True, timeout=2)
+            with self.read_pool.connection(timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except Exception:  # readiness must answer, never raise
+            return False
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+        self.read_pool.close()
+        self.core.close()
+        self.feed.close()
+
+
+class Runtime:
+    """A container plus the embedded database it may have started."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.embedded: EmbeddedPostgres | None = None
+        url = self.settings.database_url
+        if not url:
+            self.embedded = EmbeddedPostgres(self.settings.data_dir)
+            url = self.embedded.start()
+        self.database_url = url
+        self.container = Container(self.settings, url)
+        self._closed = False
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.container.close()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def load_settings() -> Settings:
+    settings = Settings()
+    if settings.dev_mode and settings.secret_key.get_secret_value() == "dev-only-secret-change-me":
+        # In dev mode keep a random secret in the data directory, so tokens survive restarts
+        # without any fixed secret ever being valid.
+        path = Path(settings.data_dir) / "dev-secret-key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        settings = settings.model_copy(update={"secret_key": _secret(path.read_text().strip())})
+    return settings
+
+
+def _secret(value: str) -> Any:
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+__all__ = ["Account", "Container", "Runtime", "load_settings"]

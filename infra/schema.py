@@ -1,0 +1,74 @@
+"""The one explicit, idempotent schema step (`spoa db upgrade`, and at start-up).
+
+It runs under a database-wide advisory lock, so worker processes never race to create tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from projections.runtime import ProjectionEngine
+
+log = logging.getLogger(__name__)
+
+SCHEMA_LOCK_KEY = 0x5350_4F41  # "SPOA"
+
+APPEND_ONLY_FUNCTION = """
+CREATE OR REPLACE FUNCTION spoa_reject_event_mutation() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'events table % is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+"""
+
+SUPPORT_DDL = """
+CREATE TABLE IF NOT EXISTS sso_used_jti (
+    jti text PRIMARY KEY,
+    expires_at timestamptz NOT NULL
+);
+"""
+
+
+def append_only_statements(table: str) -> list[sql.Composed]:
+    t = sql.Identifier(table)
+    return [
+        sql.SQL(
+            "CREATE OR REPLACE TRIGGER {} BEFORE UPDATE OR DELETE ON {}"
+            " FOR EACH ROW EXECUTE FUNCTION spoa_reject_event_mutation()"
+        ).format(sql.Identifier(f"{table}_append_only"), t),
+        sql.SQL(
+            "CREATE OR REPLACE TRIGGER {} BEFORE TRUNCATE ON {}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION spoa_reject_event_mutation()"
+        ).format(sql.Identifier(f"{table}_no_truncate"), t),
+    ]
+
+
+def upgrade(
+    conninfo: str,
+    recorders: Sequence[Any],
+    events_tables: Sequence[str],
+    engine: ProjectionEngine,
+) -> None:
+    """Create or update every table, trigger and read model. Safe to run any number of times."""
+    with psycopg.connect(conninfo, autocommit=True) as lock_conn:
+        lock_conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        try:
+            for recorder in recorders:
+                recorder.create_table()
+            with psycopg.connect(conninfo) as conn, conn.transaction(), conn.cursor() as cur:
+                cur.execute(APPEND_ONLY_FUNCTION)
+                for table in events_tables:
+                    for statement in append_only_statements(table):
+                        cur.execute(statement)
+                cur.execute(SUPPORT_DDL)
+                engine.ensure(cur)
+        finally:
+            lock_conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+    log.info("database schema is up to date")

@@ -1,0 +1,1 @@
+"""Read models: event handlers with their tables, and the runtime that feeds them."""

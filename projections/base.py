@@ -1,0 +1,40 @@
+"""What a read model is: a name, the store it follows, its tables, and a pure batch handler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from psycopg import Cursor
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One decoded event with its global position in its store."""
+
+    position: int
+    event: Any
+
+
+class Projection:
+    """Base class for a read model.
+
+    Tables live in a per-generation schema (`proj_<name>_g<N>`) and are exposed to queries as
+    views in the `rm` schema, so a rebuild can fill fresh tables while the old ones serve and
+    then swap the views in one transaction. `apply` must be a pure function of the events and
+    its own tables: no clocks, no I/O besides the cursor it is given.
+    """
+
+    name: ClassVar[str]
+    store: ClassVar[str] = "core"  # "core" or "feed"
+    #: event TOPICs the projection handles; others are skipped without decoding
+    topics: ClassVar[frozenset[str]] = frozenset()
+    #: tables exposed as views rm.<table>
+    tables: ClassVar[tuple[str, ...]] = ()
+
+    def create_tables(self, cur: Cursor[Any], schema: str) -> None:
+        raise NotImplementedError  # each read model defines its DDL
+
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+        raise NotImplementedError  # each read model defines its handlers

@@ -1,0 +1,498 @@
+"""Projection runtime: batched, tracked, exactly-once, one leader per projection, blue/green.
+
+Each page of events is applied and its tracking position recorded in one transaction, so a
+crash mid-page leaves nothing half-applied. LISTEN/NOTIFY only wakes a runner; polling the
+events table is the truth. A session-level advisory lock per projection makes exactly one
+process the leader.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import Mapper, StoredEvent
+from psycopg import Connection, Cursor, sql
+
+from projections.base import Envelope, Projection
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def generation_schema(name: str, generation: int) -> str:
+    return f"proj_{name}_g{generation}"
+
+
+RUNTIME_DDL = """
+CREATE SCHEMA IF NOT EXISTS rm;
+CREATE TABLE IF NOT EXISTS projection_registry (
+    name text PRIMARY KEY,
+    store text NOT NULL,
+    active_generation int NOT NULL
+);
+CREATE TABLE IF NOT EXISTS projection_tracking (
+    name text NOT NULL,
+    generation int NOT NULL,
+    position bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz,
+    PRIMARY KEY (name, generation)
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoreSource:
+    """Where a store's events are and how to decode them."""
+
+    table: str
+    mapper: Mapper[Any]
+
+
+@dataclass(frozen=True)
+class ProjectionState:
+    name: str
+    store: str
+    generation: int
+    position: int
+    lag: int
+    updated_at: datetime | None
+    building_generation: int | None = None
+    building_position: int | None = None
+
+
+class ProjectionEngine:
+    """Applies pages of events to projections; used by live runners and by rebuilds."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        projections: Sequence[Projection],
+        sources: dict[str, StoreSource],
+        page_size: int = 2000,
+    ) -> None:
+        self.conninfo = conninfo
+        self.projections = {p.name: p for p in projections}
+        self.sources = sources
+        self.page_size = page_size
+
+    def connect(self, autocommit: bool = True) -> Connection[Any]:
+        return psycopg.connect(self.conninfo, autocommit=autocommit)
+
+    # ----------------------------------------------------------------- schema
+    def ensure(self, cur: Cursor[Any]) -> None:
+        """Create the runtime tables and every projection's first generation (idempotent).
+
+        Runs inside the caller's transaction, which holds the schema advisory lock.
+        """
+        cur.execute(RUNTIME_DDL)
+        for projection in self.projections.values():
+            cur.execute(
+                "SELECT active_generation FROM projection_registry WHERE name = %s",
+                (projection.name,),
+            )
+            if cur.fetchone() is not None:
+                continue
+            schema = generation_schema(projection.name, 1)
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            projection.create_tables(cur, schema)
+            cur.execute(
+                "INSERT INTO projection_tracking (name, generation, position) VALUES (%s, 1, 0)"
+                " ON CONFLICT DO NOTHING",
+                (projection.name,),
+            )
+            cur.execute(
+                "INSERT INTO projection_registry (name, store, active_generation)"
+                " VALUES (%s, %s, 1)",
+                (projection.name, projection.store),
+            )
+            self._point_views(cur, projection, schema)
+
+    @staticmethod
+    def _point_views(cur: Cursor[Any], projection: Projection, schema: str) -> None:
+        for table in projection.tables:
+            cur.execute(sql.SQL("DROP VIEW IF EXISTS rm.{}").format(sql.Identifier(table)))
+            cur.execute(
+                sql.SQL("CREATE VIEW rm.{} AS SELECT * FROM {}.{}").format(
+                    sql.Identifier(table), sql.Identifier(schema), sql.Identifier(table)
+                )
+            )
+
+    # ----------------------------------------------------------------- applying
+    def _read_page(
+        self, cur: Cursor[Any], projection: Projection, after: int, limit: int
+    ) -> tuple[int | None, list[Envelope]]:
+        source = self.sources[projection.store]
+        cur.execute(
+            sql.SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state"
+                " FROM {} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+            ).format(sql.Identifier(source.table)),
+            (after, limit),
+            prepare=True,
+        )
+        rows = cur.fetchall()
+        if not rows:
+            return None, []
+        topics = projection.topics
+        envelopes = [
+            Envelope(
+                position=row[0],
+                event=source.mapper.to_domain_event(
+                    StoredEvent(
+                        originator_id=row[1],
+                        originator_version=row[2],
+                        topic=row[3],
+                        state=bytes(row[4]),
+                    )
+                ),
+            )
+            for row in rows
+            if not topics or row[3] in topics
+        ]
+        return rows[-1][0], envelopes
+
+    def _apply_page(
+        self, cur: Cursor[Any], projection: Projection, generation: int, limit: int
+    ) -> int:
+        """Apply the next page to one generation inside the caller's transaction.
+
+        Returns the number of events read (0 when caught up).
+        """
+        cur.execute(
+            "SELECT position FROM projection_tracking WHERE name = %s AND generation = %s"
+            " FOR UPDATE",
+            (projection.name, generation),
+        )
+        row = cur.fetchone()
+        if row is None:
+            raise LookupError(f"no tracking for {projection.name} generation {generation}")
+        last, envelopes = self._read_page(cur, projection, row[0], limit)
+        if last is None:
+            return 0
+        if envelopes:
+            projection.apply(cur, generation_schema(projection.name, generation), envelopes)
+        cur.execute(
+            "UPDATE projection_tracking SET position = %s, updated_at = now()"
+            " WHERE name = %s AND generation = %s",
+            (last, projection.name, generation),
+        )
+        return last - row[0]
+
+    def step(self, conn: Connection[Any], name: str) -> int:
+        """Apply one page to the active generation. Returns how far the position moved."""
+        projection = self.projections[name]
+        with conn.transaction(), conn.cursor() as cur:
+            # Locking the registry row serialises us with a rebuild's swap.
+            cur.execute(
+                "SELECT active_generation FROM projection_registry WHERE name = %s FOR UPDATE",
+                (name,),
+            )
+            row = cur.fetchone()
+            if row is None:
+                raise LookupError(f"projection {name} is not installed (run `spoa db upgrade`)")
+            return self._apply_page(cur, projection, row[0], self.page_size)
+
+    def catch_up(self, name: str) -> None:
+        """Apply pages until the projection has seen every stored event (tests, CLI)."""
+        with self.connect() as conn:
+            while self.step(conn, name):
+                pass
+
+    def catch_up_all(self) -> None:
+        for name in self.projections:
+            self.catch_up(name)
+
+    # ----------------------------------------------------------------- status
+    def status(self) -> list[ProjectionState]:
+        states = []
+        with self.connect() as conn, conn.cursor() as cur:
+            for name, projection in self.projections.items():
+                cur.execute(
+                    "SELECT r.active_generation, t.position, t.updated_at"
+                    " FROM projection_registry r JOIN projection_tracking t"
+                    " ON t.name = r.name AND t.generation = r.active_generation"
+                    " WHERE r.name = %s",
+                    (name,),
+                )
+                row = cur.fetchone()
+                if row is None:
+                    continue
+                generation, position, updated_at = row
+                cur.execute(
+                    sql.SQL("SELECT count(*) FROM {} WHERE notification_id > %s").format(
+                        sql.Identifier(self.sources[projection.store].table)
+                    ),
+                    (position,),
+                )
+                lag_row = cur.fetchone()
+                cur.execute(
+                    "SELECT generation, position FROM projection_tracking"
+                    " WHERE name = %s AND generation > %s ORDER BY generation DESC LIMIT 1",
+                    (name, generation),
+                )
+                building = cur.fetchone()
+                states.append(
+                    ProjectionState(
+                        name=name,
+                        store=projection.store,
+                        generation=generation,
+                        position=position,
+                        lag=lag_row[0] if lag_row else 0,
+                        updated_at=updated_at,
+                        building_generation=building[0] if building else None,
+                        building_position=building[1] if building else None,
+                    )
+                )
+        return states
+
+    def positions(self, names: Sequence[str]) -> dict[str, int]:
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT r.name, t.position FROM projection_registry r JOIN projection_tracking t"
+                " ON t.name = r.name AND t.generation = r.active_generation"
+                " WHERE r.name = ANY(%s)",
+                (list(names),),
+            )
+            return {row[0]: row[1] for row in cur.fetchall()}
+
+    def store_head(self, store: str) -> int:
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(
+                    sql.Identifier(self.sources[store].table)
+                )
+            )
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
+
+    # ----------------------------------------------------------------- rebuild
+    def rebuild(
+        self,
+        name: str,
+        *,
+        restart: bool = False,
+        progress: ProgressCallback | None = None,
+        page_size: int | None = None,
+    ) -> int:
+        """Blue/green rebuild from position 0. Returns the new active generation.
+
+        The new generation is built in its own schema while the old one keeps serving (and
+        keeps being updated by the live runner); the final catch-up and the swap of the `rm`
+        views happen in one transaction that holds the registry row lock. An interrupted
+        rebuild resumes from the building generation's tracking position; `restart` drops it.
+        """
+        projection = self.projections[name]
+        limit = page_size or max(self.page_size, 5000)
+        with self.connect() as conn:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock(hashtext('spoa-rebuild:' || %s))", (name,))
+            try:
+                generation = self._prepare_generation(conn, projection, restart)
+                head = self.store_head(projection.store)
+                done = self._tracking_position(conn, name, generation)
+                if progress:
+                    progress(done, head)
+                while True:
+                    with conn.transaction(), conn.cursor() as cur:
+                        moved = self._apply_page(cur, projection, generation, limit)
+                    if not moved:
+                        break
+                    done += moved
+                    if progress:
+                        progress(done, max(head, done))
+                old = self._swap(conn, projection, generation, limit)
+                with conn.cursor() as cur:
+                    cur.execute(
+                        sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                            sql.Identifier(generation_schema(name, old))
+                        )
+                    )
+                    cur.execute(
+                        "DELETE FROM projection_tracking WHERE name = %s AND generation = %s",
+                        (name, old),
+                    )
+                if progress:
+                    final = self._tracking_position(conn, name, generation)
+                    progress(final, final)
+                return generation
+            finally:
+                with conn.cursor() as cur:
+                    cur.execute(
+                        "SELECT pg_advisory_unlock(hashtext('spoa-rebuild:' || %s))", (name,)
+                    )
+
+    @staticmethod
+    def _tracking_position(conn: Connection[Any], name: str, generation: int) -> int:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT position FROM projection_tracking WHERE name = %s AND generation = %s",
+                (name, generation),
+            )
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
+
+    def _prepare_generation(
+        self, conn: Connection[Any], projection: Projection, restart: bool
+    ) -> int:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(
+                "SELECT active_generation FROM projection_registry WHERE name = %s",
+                (projection.name,),
+            )
+            row = cur.fetchone()
+            if row is None:
+                raise LookupError(f"unknown projection {projection.name}")
+            active = row[0]
+            cur.execute(
+                "SELECT generation FROM projection_tracking WHERE name = %s AND generation > %s"
+                " ORDER BY generation",
+                (projection.name, active),
+            )
+            pending = [r[0] for r in cur.fetchall()]
+            if pending and not restart:
+                return int(pending[-1])
+            for generation in pending:
+                cur.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                        sql.Identifier(generation_schema(projection.name, generation))
+                    )
+                )
+                cur.execute(
+                    "DELETE FROM projection_tracking WHERE name = %s AND generation = %s",
+                    (projection.name, generation),
+                )
+            generation = max([active, *pending]) + 1
+            schema = generation_schema(projection.name, generation)
+            cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+            cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+            projection.create_tables(cur, schema)
+            cur.execute(
+                "INSERT INTO projection_tracking (name, generation, position) VALUES (%s, %s, 0)",
+                (projection.name, generation),
+            )
+            return generation
+
+    def _swap(
+        self, conn: Connection[Any], projection: Projection, generation: int, limit: int
+    ) -> int:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(
+                "SELECT active_generation FROM projection_registry WHERE name = %s FOR UPDATE",
+                (projection.name,),
+            )
+            row = cur.fetchone()
+            assert row is not None
+            old = int(row[0])
+            while self._apply_page(cur, projection, generation, limit):
+                pass
+            cur.execute(
+                "UPDATE projection_registry SET active_generation = %s WHERE name = %s",
+                (generation, projection.name),
+            )
+            self._point_views(cur, projection, generation_schema(projection.name, generation))
+            return old
+
+
+class ProjectionRunner:
+    """Follows the stores live for a set of projections, as leader where it wins the lock."""
+
+    def __init__(self, engine: ProjectionEngine, poll_seconds: float = 1.0) -> None:
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._wakeups = {name: threading.Event() for name in engine.projections}
+        self._threads: list[threading.Thread] = []
+        self.leading: set[str] = set()
+        self.errors: dict[str, str] = {}
+
+    def start(self) -> None:
+        for store in {p.store for p in self.engine.projections.values()}:
+            self._spawn(self._listen, store, f"spoa-listen-{store}")
+        for name in self.engine.projections:
+            self._spawn(self._follow, name, f"spoa-projection-{name}")
+
+    def _spawn(self, target: Callable[[str], None], arg: str, thread_name: str) -> None:
+        thread = threading.Thread(target=target, args=(arg,), name=thread_name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        for event in self._wakeups.values():
+            event.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    @property
+    def healthy(self) -> bool:
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    def _listen(self, store: str) -> None:
+        channel = self.engine.sources[store].table
+        names = [n for n, p in self.engine.projections.items() if p.store == store]
+        while not self._stop.is_set():
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            for name in names:
+                                self._wakeups[name].set()
+            except psycopg.Error as exc:  # polling keeps working meanwhile
+                log.warning("listen connection lost: %s", exc)
+                self._stop.wait(self.poll_seconds)
+
+    def _follow(self, name: str) -> None:
+        while not self._stop.is_set():
+            try:
+                with self.engine.connect() as conn:
+                    self._lead(conn, name)
+            except Exception as exc:  # a runner must outlive database hiccups
+                self.leading.discard(name)
+                self.errors[name] = str(exc)
+                log.exception("projection %s failed; retrying", name)
+                self._stop.wait(self.poll_seconds)
+
+    def _lead(self, conn: Connection[Any], name: str) -> None:
+        with conn.cursor() as cur:
+            while not self._stop.is_set():
+                cur.execute("SELECT pg_try_advisory_lock(hashtext('spoa-leader:' || %s))", (name,))
+                row = cur.fetchone()
+                if row and row[0]:
+                    break
+                self._stop.wait(self.poll_seconds)  # standby: another process leads
+            else:
+                return
+        self.leading.add(name)
+        self.errors.pop(name, None)
+        wakeup = self._wakeups[name]
+        while not self._stop.is_set():
+            wakeup.clear()
+            if self.engine.step(conn, name):
+                continue
+            wakeup.wait(self.poll_seconds)
+
+
+def wait_for_position(
+    engine: ProjectionEngine, names: Sequence[str], position: int, timeout: float
+) -> bool:
+    """Wait (bounded) until every named projection has applied `position`."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        positions = engine.positions(names)
+        if positions and all(positions.get(n, 0) >= position for n in names):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)

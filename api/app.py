@@ -13,11 +13,14 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from graphql import ExecutionResult
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 
+from api.documents import install_documents
 from api.graphql.base import Context
 from api.graphql.schema import build_schema, classify
+from api.ingest import router as ingest_router
 from api.sso import router as sso_router
 from application.access import UnauthenticatedError
 from infra.bootstrap import Container
@@ -25,6 +28,61 @@ from infra.logging import correlation_id
 
 log = logging.getLogger("spoa.api")
 _CID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _too_large() -> JSONResponse:
+    return JSONResponse(
+        {
+            "errors": [
+                {"message": "request body too large", "extensions": {"code": "BAD_USER_INPUT"}}
+            ]
+        },
+        status_code=413,
+    )
+
+
+class GraphQLBodyLimit:
+    """Refuses /graphql bodies over the limit as they arrive, also when sent chunked (no
+    content-length), so an oversize document is never buffered whole or parsed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+        if (
+            scope["type"] != "http"
+            or scope["path"] != "/graphql"
+            or headers.get(b"content-type", b"").startswith(b"multipart/")
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await _too_large()(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 class SpoaGraphQLRouter(GraphQLRouter[Context, None]):
@@ -82,6 +140,9 @@ def create_app(
 
     app = FastAPI(title="SPOA", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.container = container
+    # Added before `correlate`, so it runs inside it and its 413 carries the request id.
+    app.add_middleware(GraphQLBodyLimit, limit=settings.graphql_max_body_bytes)
+    install_documents(app, container)  # GET /documents/{sha256}; multipart upload guard
 
     @app.middleware("http")
     async def correlate(request: Request, call_next: Any) -> Any:
@@ -139,6 +200,7 @@ def create_app(
     )
     app.include_router(graphql, prefix="/graphql")
     app.include_router(sso_router)
+    app.include_router(ingest_router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -11,7 +11,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from application.demo import load_demo_accounts
+from application.demo import (
+    load_demo_accounts,
+    load_demo_knowledge_base,
+    load_demo_subscribers,
+    load_demo_support_desk,
+)
+from application.subscribers_demo import DEMO_SHOWCASE
 from domain.access.permissions import Role
 from domain.shared import DomainError
 from infra.bootstrap import Runtime, load_settings
@@ -187,6 +193,29 @@ def projections_rebuild(
 
 def _load_demo(runtime: Runtime, quiet_if_present: bool = False) -> None:
     results = load_demo_accounts(runtime.container.access)
+    numbers = load_demo_subscribers(runtime.container.access, runtime.container.subscribers)
+    if numbers:
+        console.print(
+            f"demo subscribers: {len(numbers)} across provinces with change histories"
+            f" (try {', '.join(f'{n} ({p})' for n, p in DEMO_SHOWCASE[:3])})"
+        )
+    kb = load_demo_knowledge_base(
+        runtime.container.access, runtime.container.knowledge, runtime.container.contacts
+    )
+    if kb.faqs_created or kb.contacts_created:
+        console.print(
+            f"demo knowledge base: {kb.faqs_created} FAQs, {kb.documents_attached} documents,"
+            f' {kb.contacts_created} support contacts (try searchFaqs(query: "密码"))'
+        )
+    desk = load_demo_support_desk(
+        runtime.container.access, runtime.container.tickets, runtime.container.announcements
+    )
+    if desk.tickets_created or desk.announcements_created:
+        states = ", ".join(f"{n} {status}" for status, n in sorted(desk.statuses.items()))
+        console.print(
+            f"demo support desk: {desk.tickets_created} tickets ({states}),"
+            f" {desk.announcements_created} announcements"
+        )
     created = [d for d, new in results if new]
     if quiet_if_present and not created:
         return

@@ -20,6 +20,8 @@ from domain.catalogue import (
     topics_for_types,
 )
 from domain.shared import ValidationError
+from domain.subscribers.alias_claim import alias_claim_id_for
+from domain.subscribers.subscriber import subscriber_id_for
 
 REDACTED = "[REDACTED]"
 SECRET_KEYS = frozenset({"password_hash", "secret", "token"})
@@ -155,6 +157,10 @@ def resolve_stream(stream_type: str, stream_id: str) -> UUID:
         )
     if stream_type == "Account" and not _looks_like_uuid(stream_id):
         return account_id_for(stream_id)
+    if stream_type == "Subscriber" and not _looks_like_uuid(stream_id):
+        return subscriber_id_for(stream_id)
+    if stream_type == "AliasClaim" and not _looks_like_uuid(stream_id):
+        return alias_claim_id_for(stream_id)
     try:
         return UUID(stream_id)
     except ValueError:

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from application.access import AccessService, UsernameTakenError
+from application.access import AccessService, UsernameTakenError, principal_of
+from application.announcements import AnnouncementService
+from application.knowledge import KnowledgeService
+from application.knowledge_demo import DemoKnowledgeResult, load_demo_knowledge
+from application.subscribers import SubscriberCommands
+from application.subscribers_demo import Staff
+from application.subscribers_demo import load_demo_subscribers as generate_demo_subscribers
+from application.support_contacts import SupportContactService
+from application.support_demo import DemoDesk, DemoSupportResult, load_demo_support
+from application.tickets import TicketService
+from domain.access.account import account_id_for
 from domain.access.permissions import Role
 
 
@@ -46,3 +57,54 @@ def load_demo_accounts(access: AccessService) -> list[tuple[DemoAccount, bool]]:
         except UsernameTakenError:
             results.append((demo, False))
     return results
+
+
+def load_demo_subscribers(access: AccessService, subscribers: SubscriberCommands) -> list[str]:
+    """A few hundred subscribers across provinces with change histories made by the demo
+    accounts (needs them: run after load_demo_accounts). Returns the numbers created."""
+
+    def staff(username: str) -> Any:
+        account = access.actor_account(account_id_for(username))
+        if account is None:
+            raise LookupError(f"demo account {username} is missing; load the accounts first")
+        return principal_of(account)
+
+    team = Staff(
+        second_line=[staff("vendor"), staff("admin")],
+        platform=staff("platform"),
+        province_agents={"GD": staff("gd.agent"), "BJ": staff("bj.agent")},
+    )
+    return generate_demo_subscribers(
+        subscribers.store, subscribers.hasher, team, subscribers.clock.now()
+    )
+
+
+def load_demo_knowledge_base(
+    access: AccessService, knowledge: KnowledgeService, contacts: SupportContactService
+) -> DemoKnowledgeResult:
+    """About 50 FAQs (Chinese and English) with a few documents, and the support contacts,
+    written by the demo second-line account (run after load_demo_accounts)."""
+    account = access.actor_account(account_id_for("vendor"))
+    if account is None:
+        raise LookupError("demo account vendor is missing; load the accounts first")
+    return load_demo_knowledge(knowledge, contacts, principal_of(account))
+
+
+def load_demo_support_desk(
+    access: AccessService, tickets: TicketService, announcements: AnnouncementService
+) -> DemoSupportResult:
+    """Tickets in every state across provinces and priorities (some overdue) and a few
+    announcements, by the demo accounts (run after load_demo_accounts)."""
+
+    def staff(username: str) -> Any:
+        account = access.actor_account(account_id_for(username))
+        if account is None:
+            raise LookupError(f"demo account {username} is missing; load the accounts first")
+        return principal_of(account)
+
+    desk = DemoDesk(
+        first_line={"GD": staff("gd.agent"), "BJ": staff("bj.agent")},
+        admin=staff("admin"),
+        second_line=staff("vendor"),
+    )
+    return load_demo_support(tickets, announcements, desk, tickets.clock.now())

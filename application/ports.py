@@ -71,6 +71,10 @@ class EventLog(Protocol):
 
     def head(self) -> int: ...
 
+    def first_position(self, originator_id: UUID) -> int | None:
+        """The position of a stream's first event, without decoding it; None if none."""
+        ...
+
 
 class ReadModelWaiter(Protocol):
     def wait(self, projections: Sequence[str], position: int) -> bool:

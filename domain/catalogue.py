@@ -5,14 +5,34 @@ from __future__ import annotations
 from eventsourcing.domain import Aggregate
 
 from domain.access.account import Account, SuperAdminRoster
+from domain.history.batch import PlatformBatch
+from domain.knowledge.contact import SupportContact
+from domain.knowledge.faq import Faq
+from domain.subscribers.alias_claim import AliasClaim
+from domain.subscribers.subscriber import Subscriber
+from domain.support.announcement import Announcement
+from domain.support.numbers import TicketNumberSequence
+from domain.support.ticket import Ticket
 
 STREAM_TYPES: dict[str, type[Aggregate]] = {
     "Account": Account,
     "SuperAdminRoster": SuperAdminRoster,
+    "PlatformBatch": PlatformBatch,
+    "Subscriber": Subscriber,
+    "AliasClaim": AliasClaim,
+    "Ticket": Ticket,
+    "TicketNumberSequence": TicketNumberSequence,
+    "Announcement": Announcement,
+    "Faq": Faq,
+    "SupportContact": SupportContact,
 }
 
 # The attribute of a stream's first event that holds its natural key (audit stream ids).
-NATURAL_KEYS: dict[str, str] = {"Account": "username"}
+NATURAL_KEYS: dict[str, str] = {
+    "Account": "username",
+    "Subscriber": "msisdn",
+    "AliasClaim": "alias",
+}
 
 
 def stream_type_of_topic(topic: str) -> str:

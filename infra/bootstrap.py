@@ -12,31 +12,55 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from application.access import AccessService, LockoutPolicy
+from application.announcements import AnnouncementService
 from application.audit import AuditService
+from application.history import HistoryService
+from application.knowledge import KnowledgeService
 from application.operations import OperationsService
 from application.pagination import CursorCodec
+from application.subscribers import SubscriberCommands
+from application.subscribers_queries import PointsStanding, SubscriberQueries
+from application.support_contacts import SupportContactService
+from application.ticket_queries import TicketQueryService
+from application.tickets import TicketService
 from domain.access.account import Account
+from infra.blobs import PgDocumentStore
 from infra.database import ConnectionParams, EmbeddedPostgres
 from infra.event_log import PgEventLog
 from infra.passwords import Argon2Hasher
 from infra.schema import upgrade
 from infra.settings import Settings
 from infra.stores import CORE_EVENTS_TABLE, FEED_EVENTS_TABLE, CoreStore, FeedStore, store_env
+from infra.support_config import sla_policy
 from infra.tokens import JwtSsoVerifier, JwtTokenService, PgJtiRegistry, SystemClock
 from projections.accounts import AccountsProjection, AccountsQueries
+from projections.announcements import AnnouncementsProjection, AnnouncementsQueries
 from projections.base import Projection
+from projections.contacts import SupportContactsProjection, SupportContactsQueries
+from projections.faqs import FaqQueries, FaqsProjection
+from projections.history import HistoryProjection, HistoryQueries
 from projections.runtime import (
     ProjectionEngine,
     ProjectionRunner,
     StoreSource,
     wait_for_position,
 )
+from projections.subscribers import SubscribersProjection, SubscriberSummaries
+from projections.tickets import TicketsProjection, TicketsQueries
 
 log = logging.getLogger(__name__)
 
 
 def all_projections() -> list[Projection]:
-    return [AccountsProjection()]
+    return [
+        AccountsProjection(),
+        HistoryProjection(),
+        SubscribersProjection(),
+        TicketsProjection(),
+        AnnouncementsProjection(),
+        FaqsProjection(),
+        SupportContactsProjection(),
+    ]
 
 
 class ProjectionWaiter:
@@ -113,8 +137,46 @@ class Container:
         self.feed_log = PgEventLog(self.feed, FEED_EVENTS_TABLE)
         self.audit = AuditService(self.core_log)
         self.operations = OperationsService(self.engine)
+        self.history = HistoryService(
+            self.feed,
+            self.feed_log,
+            HistoryQueries(self.read_pool.connection),
+            self.waiter,
+            max_records=settings.ingest_max_records,
+        )
+        self.subscribers = SubscriberCommands(self.core, self.hasher, self.clock)
+        # pointsBalance and level come from the history context's points read model (issue 4).
+        history = self.history
+        self.subscriber_queries = SubscriberQueries(
+            self.core, self.core_log, lambda msisdn: PointsStanding(*history.points(msisdn))
+        )
+        self.subscriber_summaries = SubscriberSummaries(self.read_pool.connection)
+        self.tickets = TicketService(self.core, self.clock, sla_policy(settings))
+        self.ticket_queries = TicketQueryService(
+            self.core,
+            self.clock,
+            self.core_log,
+            TicketsQueries(self.read_pool.connection),
+            self.waiter,
+        )
+        self.announcements = AnnouncementService(
+            self.core, self.clock, self.core_log, AnnouncementsQueries(self.read_pool.connection)
+        )
         self.cursors = CursorCodec(
             hashlib.sha256(b"cursor:" + settings.secret_key.get_secret_value().encode()).digest()
+        )
+        self.documents = PgDocumentStore(self.read_pool.connection)
+        self.knowledge = KnowledgeService(
+            store=self.core,
+            faqs=FaqQueries(self.read_pool.connection),
+            documents=self.documents,
+            cursors=self.cursors,
+            waiter=self.waiter,
+            clock=self.clock,
+            document_max_bytes=settings.document_max_bytes,
+        )
+        self.contacts = SupportContactService(
+            self.core, SupportContactsQueries(self.read_pool.connection), self.waiter
         )
 
     def upgrade(self) -> None:

@@ -70,6 +70,16 @@ class PgEventLog:
             cur.execute(query, (originator_id, after_version, limit))
             return [self._decode(row) for row in cur.fetchall()]
 
+    def first_position(self, originator_id: UUID) -> int | None:
+        query = sql.SQL(
+            "SELECT notification_id FROM {} WHERE originator_id = %s"
+            " ORDER BY originator_version LIMIT 1"
+        ).format(self._table)
+        with self._datastore.get_connection() as conn, conn.cursor() as cur:
+            cur.execute(query, (originator_id,))
+            row = cur.fetchone()
+            return int(row["notification_id"]) if row else None
+
     def head(self) -> int:
         with self._datastore.get_connection() as conn, conn.cursor() as cur:
             cur.execute(

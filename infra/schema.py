@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from infra.blobs import DOCUMENT_BLOBS_DDL
 from projections.runtime import ProjectionEngine
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def upgrade(
                     for statement in append_only_statements(table):
                         cur.execute(statement)
                 cur.execute(SUPPORT_DDL)
+                cur.execute(DOCUMENT_BLOBS_DDL)
                 engine.ensure(cur)
         finally:
             lock_conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))

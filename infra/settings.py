@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
@@ -52,6 +53,44 @@ class Settings(BaseSettings):
     )
     projection_page_size: int = Field(default=2000, ge=1, description="Events per projection page")
     projection_poll_seconds: float = Field(default=1.0, description="Polling interval (truth)")
+    ingest_max_records: int = Field(default=100_000, ge=1, description="Records per batch")
+    ingest_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Bytes per bulk NDJSON batch"
+    )
+    sla_hours_urgent: float = Field(
+        default=2, gt=0, description="URGENT ticket: business hours to answer"
+    )
+    sla_hours_high: float = Field(
+        default=8, gt=0, description="HIGH ticket: business hours to answer"
+    )
+    sla_hours_normal: float = Field(
+        default=24, gt=0, description="NORMAL ticket: business hours to answer"
+    )
+    sla_hours_low: float = Field(
+        default=72, gt=0, description="LOW ticket: business hours to answer"
+    )
+    business_hours_start: time = Field(
+        default=time(9, 0), description="Support desk opens (local time, HH:MM)"
+    )
+    business_hours_end: time = Field(
+        default=time(18, 0), description="Support desk closes (local time, HH:MM)"
+    )
+    business_days: str = Field(
+        default="1,2,3,4,5",
+        pattern=r"^[1-7](,[1-7])*$",
+        description="Working ISO weekdays, comma-separated (1 = Monday)",
+    )
+    business_holidays: str = Field(
+        default="",
+        pattern=r"^(\d{4}-\d{2}-\d{2}(,\d{4}-\d{2}-\d{2})*)?$",
+        description="Closed dates, comma-separated YYYY-MM-DD",
+    )
+    business_timezone: str = Field(
+        default="Asia/Shanghai", description="Time zone of business hours"
+    )
+    document_max_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="Largest FAQ document upload (bytes)"
+    )
     log_level: str = Field(default="INFO", description="Log level")
     log_json: bool = Field(default=True, description="JSON log lines")
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 
 from domain.access.account import Account
+from domain.subscribers.subscriber import Subscriber
 from infra.database import ConnectionParams
 
 CORE_EVENTS_TABLE = "core_events"
@@ -19,7 +20,10 @@ class CoreStore(Application[UUID]):
 
     name = "core"
     # Accounts are loaded on every request (token re-check) and gain an event per login.
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Account: 50}
+    # Subscribers are loaded by every proxy setting and every `subscriber` query; a snapshot
+    # every 20 events keeps a load to one snapshot plus at most 19 events
+    # (bench/subscribers_reads.py measures it).
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Account: 50, Subscriber: 20}
 
 
 class FeedStore(Application[UUID]):
@@ -42,6 +46,7 @@ def store_env(params: ConnectionParams, pool_size: int) -> dict[str, Any]:
         "POSTGRES_CONN_MAX_AGE": "3600",
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_LOCK_TIMEOUT": "10",
+        "APPLICATION_RECORDER_TOPIC": "infra.recorders:UnpipelinedApplicationRecorder",
         # Tables are created only by the explicit schema step (`spoa db upgrade`).
         "CREATE_TABLE": "n",
         # Deliberately NOT setting POSTGRES_ENABLE_DB_FUNCTIONS: it drops the table lock and

@@ -32,6 +32,8 @@ class Projection:
     topics: ClassVar[frozenset[str]] = frozenset()
     #: tables exposed as views rm.<table>
     tables: ClassVar[tuple[str, ...]] = ()
+    #: events per page, when the store's events are large (feed batches); None: the default
+    page_size: ClassVar[int | None] = None
 
     def create_tables(self, cur: Cursor[Any], schema: str) -> None:
         raise NotImplementedError  # each read model defines its DDL

@@ -198,7 +198,7 @@ class ProjectionEngine:
             row = cur.fetchone()
             if row is None:
                 raise LookupError(f"projection {name} is not installed (run `spoa db upgrade`)")
-            return self._apply_page(cur, projection, row[0], self.page_size)
+            return self._apply_page(cur, projection, row[0], projection.page_size or self.page_size)
 
     def catch_up(self, name: str) -> None:
         """Apply pages until the projection has seen every stored event (tests, CLI)."""
@@ -290,7 +290,7 @@ class ProjectionEngine:
         rebuild resumes from the building generation's tracking position; `restart` drops it.
         """
         projection = self.projections[name]
-        limit = page_size or max(self.page_size, 5000)
+        limit = page_size or projection.page_size or max(self.page_size, 5000)
         with self.connect() as conn:
             with conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_lock(hashtext('spoa-rebuild:' || %s))", (name,))
@@ -461,6 +461,8 @@ class ProjectionRunner:
                 self.errors[name] = str(exc)
                 log.exception("projection %s failed; retrying", name)
                 self._stop.wait(self.poll_seconds)
+        # Stopped: the connection (and with it the advisory lock) is gone, so we lead nothing.
+        self.leading.discard(name)
 
     def _lead(self, conn: Connection[Any], name: str) -> None:
         with conn.cursor() as cur:

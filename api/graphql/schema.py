@@ -7,19 +7,43 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.graphql.access import AccessMutation, AccessQuery
+from api.graphql.announcements import AnnouncementMutation, AnnouncementQuery
 from api.graphql.audit import AuditQuery
 from api.graphql.base import SCALARS, ApiError
+from api.graphql.history import HistoryMutation
+from api.graphql.knowledge import KnowledgeMutation, KnowledgeQuery
+from api.graphql.subscribers import SubscriberMutation, SubscriberQuery
+from api.graphql.tickets import TicketMutation, TicketQuery
+from api.graphql.validation_cache import QueryValidationCache, ValidDocuments
 
 log = logging.getLogger("spoa.graphql")
 
-Query = merge_types("Query", (AccessQuery, AuditQuery))
-Mutation = merge_types("Mutation", (AccessMutation,))
+Query = merge_types(
+    "Query",
+    (AccessQuery, AuditQuery, SubscriberQuery, TicketQuery, AnnouncementQuery, KnowledgeQuery),
+)
+Mutation = merge_types(
+    "Mutation",
+    (
+        AccessMutation,
+        SubscriberMutation,
+        HistoryMutation,
+        TicketMutation,
+        AnnouncementMutation,
+        KnowledgeMutation,
+    ),
+)
 
 
 def classify(error: GraphQLError) -> str:
@@ -29,8 +53,11 @@ def classify(error: GraphQLError) -> str:
         return str((original.extensions or {}).get("code"))
     if isinstance(error, ApiError) or (error.extensions or {}).get("code"):
         return str((error.extensions or {}).get("code"))
-    if original is None or (isinstance(original, ValueError | TypeError) and error.path is None):
+    if original is None or (
+        isinstance(original, ValueError | TypeError | GraphQLError) and error.path is None
+    ):
         # Parse, validation and variable-coercion errors: the client sent something malformed.
+        # (graphql-core reports a bad variable value with a GraphQLError as the original.)
         return "BAD_USER_INPUT"
     if isinstance(original, ValueError) and "province" in str(original):
         return "BAD_USER_INPUT"
@@ -51,6 +78,7 @@ class SpoaSchema(strawberry.Schema):
 
 
 def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5000) -> Any:
+    valid_documents = ValidDocuments()  # per schema: its rules decide what is valid
     return SpoaSchema(
         query=Query,
         mutation=Mutation,
@@ -59,5 +87,7 @@ def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5
             lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: ParserCache(maxsize=512),
+            lambda: QueryValidationCache(valid_documents),
         ],
     )

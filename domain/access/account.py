@@ -94,6 +94,16 @@ class Account(Aggregate):
     def create_id(username: str) -> UUID:
         return account_id_for(username)
 
+    # The role is kept as its plain value: snapshots restore attributes through JSON, which
+    # would turn a Role into a bare str (then `role is Role.SUPER_ADMIN` is silently False).
+    @property
+    def role(self) -> Role:
+        return Role(self.role_value)
+
+    @role.setter
+    def role(self, role: Role) -> None:
+        self.role_value = role.value
+
     @event("AccountCreated", topic="spoa.access:Account.AccountCreated")
     def __init__(
         self,

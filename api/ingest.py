@@ -1,0 +1,141 @@
+"""Bulk ingestion: `POST /ingest/{kind}?source=S&batchId=B` with an NDJSON body, streamed.
+
+The body is parsed and validated chunk by chunk as it arrives (never read whole into memory
+twice); the batch then goes through the same application path as the GraphQL mutation.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from application.access import UnauthenticatedError
+from domain.history.records import BatchValidator, RecordKind
+from domain.shared import DomainError, PermissionDeniedError
+from infra.logging import correlation_id
+
+router = APIRouter()
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    body = {
+        "accepted": 0,
+        "duplicate": False,
+        "position": None,
+        "errors": [{"code": code, "message": message}],
+        **extra,
+    }
+    return JSONResponse(body, status_code=status)
+
+
+def _feed_lines(validator: BatchValidator, lines: list[bytes], first_line: int) -> None:
+    for offset, raw in enumerate(lines):
+        line_index = first_line + offset - 1  # errors name 0-based index; line = index + 1
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except ValueError as exc:
+            validator.add_problem(line_index, f"is not valid JSON ({exc.msg})")
+            continue
+        validator.add(record, line_index)
+
+
+@router.post("/ingest/{kind}")
+async def ingest(
+    kind: str,
+    request: Request,
+    source: str = Query(..., description="Which platform feed sent it"),
+    batch_id: str = Query(..., alias="batchId", description="Unique per source"),
+) -> JSONResponse:
+    container = request.app.state.container
+    settings = container.settings
+    history = container.history
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _error(401, "UNAUTHENTICATED", "a bearer token is required")
+    try:
+        principal = await anyio.to_thread.run_sync(
+            container.access.authenticate, token.strip(), correlation_id.get()
+        )
+        history.authorize_ingest(principal)
+    except UnauthenticatedError as exc:
+        return _error(401, "UNAUTHENTICATED", str(exc))
+    except PermissionDeniedError as exc:
+        return _error(403, "FORBIDDEN", exc.message)
+    try:
+        record_kind = RecordKind(kind.upper())
+    except ValueError:
+        return _error(
+            400, "BAD_USER_INPUT", f"unknown record kind {kind!r}; one of {', '.join(RecordKind)}"
+        )
+    try:
+        stored = await anyio.to_thread.run_sync(history.stored_position, source, batch_id)
+    except DomainError as exc:
+        return _error(400, "BAD_USER_INPUT", exc.message)
+    if stored is not None:
+        return JSONResponse({"accepted": 0, "duplicate": True, "position": stored, "errors": []})
+
+    validator = history.new_validator(record_kind)
+    pending = bytearray()
+    received = 0
+    line_number = 1
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > settings.ingest_max_bytes:
+            return _error(
+                413, "BATCH_TOO_LARGE", f"a batch may be at most {settings.ingest_max_bytes} bytes"
+            )
+        pending.extend(chunk)
+        cut = pending.rfind(b"\n")
+        if cut < 0:
+            continue
+        lines = bytes(pending[:cut]).split(b"\n")
+        del pending[: cut + 1]
+        await anyio.to_thread.run_sync(_feed_lines, validator, lines, line_number)
+        line_number += len(lines)
+        if validator.count > settings.ingest_max_records:
+            return _error(
+                413,
+                "BATCH_TOO_LARGE",
+                f"a batch may hold at most {settings.ingest_max_records} records",
+            )
+    if pending.strip():
+        await anyio.to_thread.run_sync(_feed_lines, validator, [bytes(pending)], line_number)
+    if validator.count > settings.ingest_max_records:
+        return _error(
+            413,
+            "BATCH_TOO_LARGE",
+            f"a batch may hold at most {settings.ingest_max_records} records",
+        )
+    try:
+        result = await anyio.to_thread.run_sync(
+            lambda: history.ingest(principal, source=source, batch_id=batch_id, validator=validator)
+        )
+    except PermissionDeniedError as exc:
+        return _error(403, "FORBIDDEN", exc.message)
+    except DomainError as exc:
+        return _error(422, exc.code, exc.message)
+    errors = [
+        {
+            "code": "INVALID_RECORD",
+            "line": e.index + 1,
+            "index": e.index,
+            "field": e.field,
+            "message": e.reason,
+        }
+        for e in result.errors
+    ]
+    body = {
+        "accepted": result.accepted,
+        "duplicate": result.duplicate,
+        "position": result.position,
+        "errors": errors,
+        "errorCount": result.error_count,
+    }
+    return JSONResponse(body, status_code=422 if errors else 200)

@@ -1,0 +1,185 @@
+"""Customer history use cases: ingesting platform batches, and the history queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError
+
+from application.authz import Principal
+from application.ports import EventLog, ReadModelWaiter
+from application.unit_of_work import save
+from domain.access.permissions import Permission
+from domain.history.batch import PlatformBatch, batch_id_for, validate_batch_key
+from domain.history.records import BatchValidator, RecordError, RecordKind
+from domain.shared import DomainError
+
+HISTORY_PROJECTION = "history"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicate: bool
+    position: int | None
+    errors: list[RecordError] = field(default_factory=list)
+    error_count: int = 0
+
+
+class HistoryReadModel(Protocol):
+    def page(
+        self,
+        kind: RecordKind,
+        msisdn: str,
+        start: datetime | None,
+        end: datetime | None,
+        after: tuple[str, int, int] | None,
+        limit: int,
+        channel: str | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    def usage_counts(self, msisdn: str, first_day: date, last_day: date) -> dict[str, int]: ...
+
+    def points(self, msisdns: Sequence[str]) -> dict[str, tuple[int, int]]: ...
+
+
+class HistoryService:
+    def __init__(
+        self,
+        feed: Application[UUID],
+        feed_log: EventLog,
+        read_model: HistoryReadModel,
+        waiter: ReadModelWaiter,
+        max_records: int = 100_000,
+    ) -> None:
+        self.feed = feed
+        self.feed_log = feed_log
+        self.read_model = read_model
+        self.waiter = waiter
+        self.max_records = max_records
+
+    # ------------------------------------------------------------------ ingestion
+    def authorize_ingest(self, principal: Principal) -> None:
+        principal.require(Permission.INGEST_RECORDS)
+
+    def new_validator(self, kind: RecordKind) -> BatchValidator:
+        return BatchValidator(kind)
+
+    def ingest(
+        self,
+        principal: Principal,
+        *,
+        source: str,
+        batch_id: str,
+        validator: BatchValidator,
+    ) -> IngestResult:
+        """Store a validated batch once. Any invalid record rejects the whole batch."""
+        principal.require(Permission.INGEST_RECORDS)
+        validate_batch_key(source, batch_id)
+        existing = self._stored_position(source, batch_id)
+        if existing is not None:
+            return IngestResult(accepted=0, duplicate=True, position=existing)
+        if not validator.valid:
+            return IngestResult(
+                accepted=0,
+                duplicate=False,
+                position=None,
+                errors=list(validator.errors),
+                error_count=validator.error_count,
+            )
+        if validator.count == 0:
+            raise DomainError(
+                "a batch needs at least one record", code="EMPTY_BATCH", field=["records"]
+            )
+        if validator.count > self.max_records:
+            raise DomainError(
+                f"a batch may hold at most {self.max_records} records",
+                code="BATCH_TOO_LARGE",
+                field=["records"],
+            )
+        batch = PlatformBatch.ingest(
+            source=source,
+            batch_id=batch_id,
+            kind=validator.kind,
+            rows=validator.rows,
+            meta=principal.meta(),
+        )
+        try:
+            position = save(self.feed, batch)
+        except IntegrityError:
+            # The same batch arrived concurrently and the other request stored it first.
+            return IngestResult(
+                accepted=0, duplicate=True, position=self._stored_position(source, batch_id)
+            )
+        return IngestResult(accepted=validator.count, duplicate=False, position=position)
+
+    def ingest_records(
+        self,
+        principal: Principal,
+        *,
+        source: str,
+        batch_id: str,
+        kind: RecordKind,
+        records: Sequence[Any],
+    ) -> IngestResult:
+        principal.require(Permission.INGEST_RECORDS)
+        if len(records) > self.max_records:
+            raise DomainError(
+                f"a batch may hold at most {self.max_records} records",
+                code="BATCH_TOO_LARGE",
+                field=["records"],
+            )
+        validator = BatchValidator(kind)
+        validator.add_all(records)
+        return self.ingest(principal, source=source, batch_id=batch_id, validator=validator)
+
+    def stored_position(self, source: str, batch_id: str) -> int | None:
+        """Where a batch was stored, if it was (lets a bulk upload stop before reading)."""
+        validate_batch_key(source, batch_id)
+        return self._stored_position(source, batch_id)
+
+    def _stored_position(self, source: str, batch_id: str) -> int | None:
+        return self.feed_log.first_position(batch_id_for(source, batch_id))
+
+    # ------------------------------------------------------------------ queries
+    def _consistent(self, consistent_with: int | None) -> None:
+        # Bounded wait; after the bound the query answers with what is applied so far (the
+        # same rule as every other consistentWith in the API).
+        if consistent_with is not None:
+            self.waiter.wait([HISTORY_PROJECTION], consistent_with)
+
+    def records(
+        self,
+        kind: RecordKind,
+        msisdn: str,
+        start: datetime | None,
+        end: datetime | None,
+        after: tuple[str, int, int] | None,
+        limit: int,
+        channel: str | None = None,
+        consistent_with: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """One page, newest first. The caller already resolved (and authorised) the subscriber."""
+        self._consistent(consistent_with)
+        return self.read_model.page(kind, msisdn, start, end, after, limit, channel)
+
+    def usage_counts(
+        self, msisdn: str, first_day: date, last_day: date, consistent_with: int | None = None
+    ) -> dict[str, int]:
+        if last_day < first_day:
+            raise DomainError("`to` must not be before `from`", code="INVALID_RANGE", field=["to"])
+        if (last_day - first_day).days > 3660:
+            raise DomainError(
+                "the range may span at most ten years", code="INVALID_RANGE", field=["to"]
+            )
+        self._consistent(consistent_with)
+        return self.read_model.usage_counts(msisdn, first_day, last_day)
+
+    def points(self, msisdn: str) -> tuple[int, int]:
+        """(balance, level) from the subscriber's latest points record; (0, 0) when none."""
+        return self.read_model.points([msisdn]).get(msisdn, (0, 0))

@@ -1,0 +1,314 @@
+"""Subscriber use cases: registration and every proxy setting, each stored as a domain event.
+
+Every command: permission check, input format check, then a load-decide-save attempt that is
+retried on an optimistic-concurrency conflict (bounded). Each attempt checks the caller's
+expectedVersion against the freshly loaded subscriber, so a stale one is VERSION_CONFLICT and
+nothing is stored. An attempt builds and mutates the aggregates itself, because a failed save
+drains their pending events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from application.authz import Principal
+from application.ports import Clock, PasswordHasher
+from application.unit_of_work import get_or_none, retrying, save
+from domain.access.permissions import Permission
+from domain.shared import ValidationError, check_expected_version
+from domain.subscribers.alias_claim import AliasClaim, alias_claim_id_for, claim_alias
+from domain.subscribers.plans import plan_for
+from domain.subscribers.rules import (
+    MAX_FROZEN_REASON,
+    MAX_REASON,
+    NotificationMode,
+    SmsBlacklistLevel,
+    SubscriberNotFoundError,
+    validate_alias,
+    validate_mailbox_password,
+    validate_msisdn,
+    validate_reason,
+)
+from domain.subscribers.subscriber import Subscriber, subscriber_id_for, validate_province
+
+MAX_TICKET_ID = 64
+
+
+@dataclass(frozen=True)
+class ChangeContext:
+    """What every proxy-setting input carries besides the setting itself."""
+
+    reason: str | None = None
+    ticket_id: str | None = None
+    expected_version: int | None = None
+
+
+NO_CONTEXT = ChangeContext()
+
+
+@dataclass(frozen=True)
+class SubscriberResult:
+    subscriber: Subscriber
+    position: int
+
+
+# A decision on a loaded subscriber: mutate it, and return any other aggregates to save with it.
+Decision = Callable[[Subscriber, dict[str, Any]], list[Any] | None]
+
+
+class SubscriberCommands:
+    """The eleven proxy settings plus freezeMailbox."""
+
+    def __init__(self, store: Application[UUID], hasher: PasswordHasher, clock: Clock) -> None:
+        self.store = store
+        self.hasher = hasher
+        self.clock = clock
+
+    # ------------------------------------------------------------------ plumbing
+    @staticmethod
+    def _meta(principal: Principal, context: ChangeContext) -> dict[str, Any]:
+        reason = validate_reason(context.reason, ["context", "reason"], MAX_REASON)
+        ticket_id = (context.ticket_id or "").strip() or None
+        if ticket_id is not None and len(ticket_id) > MAX_TICKET_ID:
+            raise ValidationError(
+                f"ticketId must be at most {MAX_TICKET_ID} characters",
+                code="INVALID_TICKET_ID",
+                field=["context", "ticketId"],
+            )
+        return principal.meta(reason=reason, ticket_id=ticket_id)
+
+    def _load(self, msisdn: str) -> Subscriber:
+        subscriber: Subscriber | None = get_or_none(self.store, subscriber_id_for(msisdn))
+        if subscriber is None:
+            raise SubscriberNotFoundError(f"no mailbox for {msisdn}", field=["msisdn"])
+        return subscriber
+
+    def _change(
+        self,
+        principal: Principal,
+        msisdn: str,
+        context: ChangeContext,
+        decide: Decision,
+        permission: Permission = Permission.PROXY_SETTING,
+    ) -> SubscriberResult:
+        principal.require(permission)
+        validate_msisdn(msisdn)
+        meta = self._meta(principal, context)
+
+        def attempt() -> SubscriberResult:
+            subscriber = self._load(msisdn)
+            principal.require_in_province(permission, subscriber.province)
+            check_expected_version(subscriber.version, context.expected_version)
+            others = decide(subscriber, meta) or []
+            return SubscriberResult(subscriber, save(self.store, subscriber, *others))
+
+        # Retried even with an expectedVersion: every attempt re-checks it against the reloaded
+        # subscriber, so a write that moved it is still VERSION_CONFLICT, while a conflict on
+        # another aggregate (a concurrent claim of the same alias) gets its true answer.
+        return retrying(attempt, retry=True)
+
+    # ------------------------------------------------------------------ registration
+    def register(
+        self,
+        principal: Principal,
+        msisdn: str,
+        province: str,
+        plan_code: str,
+        context: ChangeContext = NO_CONTEXT,
+    ) -> SubscriberResult:
+        """Open a mailbox: a new number, or a fresh mailbox on a deregistered one."""
+        principal.require_in_province(Permission.PROXY_SETTING, province)
+        validate_msisdn(msisdn)
+        validate_province(province)
+        plan_for(plan_code)
+        meta = self._meta(principal, context)
+
+        def attempt() -> SubscriberResult:
+            existing: Subscriber | None = get_or_none(self.store, subscriber_id_for(msisdn))
+            if existing is None:
+                check_expected_version(0, context.expected_version)
+                subscriber = Subscriber.register(
+                    msisdn=msisdn,
+                    province=province,
+                    plan_code=plan_code,
+                    at=self.clock.now(),
+                    meta=meta,
+                )
+            else:
+                # The old mailbox's province must be ours too: its history stays on the stream.
+                principal.require_in_province(Permission.PROXY_SETTING, existing.province)
+                check_expected_version(existing.version, context.expected_version)
+                existing.reregister(province, plan_code, self.clock.now(), meta)
+                subscriber = existing
+            return SubscriberResult(subscriber, save(self.store, subscriber))
+
+        # A concurrent first registration makes our version-1 insert conflict; the retry then
+        # sees the winner (ALREADY_REGISTERED, or VERSION_CONFLICT against an expectedVersion).
+        return retrying(attempt, retry=True)
+
+    def deregister(
+        self, principal: Principal, msisdn: str, context: ChangeContext = NO_CONTEXT
+    ) -> SubscriberResult:
+        def decide(subscriber: Subscriber, meta: dict[str, Any]) -> list[Any]:
+            released = subscriber.alias
+            subscriber.deregister(self.clock.now(), meta)
+            return self._release(released, subscriber, meta)
+
+        return self._change(principal, msisdn, context, decide)
+
+    # ------------------------------------------------------------------ settings
+    def change_plan(
+        self,
+        principal: Principal,
+        msisdn: str,
+        plan_code: str,
+        context: ChangeContext = NO_CONTEXT,
+    ) -> SubscriberResult:
+        plan_for(plan_code)
+        return self._change(
+            principal, msisdn, context, lambda s, meta: s.change_plan(plan_code, meta)
+        )
+
+    def set_companion(
+        self, principal: Principal, msisdn: str, enabled: bool, context: ChangeContext = NO_CONTEXT
+    ) -> SubscriberResult:
+        return self._change(
+            principal, msisdn, context, lambda s, meta: s.set_companion(enabled, meta)
+        )
+
+    def set_bill_delivery(
+        self,
+        principal: Principal,
+        msisdn: str,
+        subscribed: bool,
+        context: ChangeContext = NO_CONTEXT,
+    ) -> SubscriberResult:
+        return self._change(
+            principal,
+            msisdn,
+            context,
+            lambda s, meta: s.set_bill_delivery(subscribed, meta),
+        )
+
+    def set_arrival_notification(
+        self,
+        principal: Principal,
+        msisdn: str,
+        enabled: bool,
+        mode: NotificationMode | None = None,
+        window_start: str | None = None,
+        window_end: str | None = None,
+        context: ChangeContext = NO_CONTEXT,
+    ) -> SubscriberResult:
+        return self._change(
+            principal,
+            msisdn,
+            context,
+            lambda s, meta: s.set_arrival_notification(
+                enabled, mode, window_start, window_end, meta
+            ),
+        )
+
+    def set_login_reminder(
+        self, principal: Principal, msisdn: str, enabled: bool, context: ChangeContext = NO_CONTEXT
+    ) -> SubscriberResult:
+        return self._change(
+            principal, msisdn, context, lambda s, meta: s.set_login_reminder(enabled, meta)
+        )
+
+    def set_sms_blacklist(
+        self,
+        principal: Principal,
+        msisdn: str,
+        level: SmsBlacklistLevel,
+        context: ChangeContext = NO_CONTEXT,
+    ) -> SubscriberResult:
+        return self._change(
+            principal, msisdn, context, lambda s, meta: s.set_sms_blacklist(level, meta)
+        )
+
+    # ------------------------------------------------------------------ alias
+    def set_alias(
+        self,
+        principal: Principal,
+        msisdn: str,
+        alias: str | None,
+        context: ChangeContext = NO_CONTEXT,
+    ) -> SubscriberResult:
+        """Set or (None) clear the alias: the mailbox, the new claim and the released old
+        claim are saved in one transaction, so no alias is ever held by two mailboxes."""
+        if alias is not None:
+            validate_alias(alias)
+
+        def decide(subscriber: Subscriber, meta: dict[str, Any]) -> list[Any]:
+            previous = subscriber.alias
+            subscriber.set_alias(alias, meta)
+            changed: list[Any] = self._release(previous, subscriber, meta)
+            if alias is not None:
+                existing: AliasClaim | None = get_or_none(self.store, alias_claim_id_for(alias))
+                changed.append(claim_alias(existing, alias, subscriber.id, subscriber.msisdn, meta))
+            return changed
+
+        return self._change(principal, msisdn, context, decide)
+
+    def _release(
+        self, alias: str | None, subscriber: Subscriber, meta: dict[str, Any]
+    ) -> list[Any]:
+        if alias is None:
+            return []
+        claim: AliasClaim | None = get_or_none(self.store, alias_claim_id_for(alias))
+        if claim is None:
+            return []
+        claim.release(subscriber.id, meta)
+        return [claim]
+
+    # ------------------------------------------------------------------ password and freezing
+    def change_password(
+        self,
+        principal: Principal,
+        msisdn: str,
+        new_password: str,
+        context: ChangeContext = NO_CONTEXT,
+    ) -> SubscriberResult:
+        """Only an argon2id hash is stored; the password itself never enters an event."""
+        principal.require(Permission.PROXY_SETTING)
+        validate_msisdn(msisdn)
+        validate_mailbox_password(new_password, msisdn)
+        password_hash = self.hasher.hash(new_password)  # slow on purpose: once, not per attempt
+        return self._change(
+            principal,
+            msisdn,
+            context,
+            lambda s, meta: s.change_password(password_hash, self.clock.now(), meta),
+        )
+
+    def freeze(
+        self,
+        principal: Principal,
+        msisdn: str,
+        reason: str,
+        context: ChangeContext = NO_CONTEXT,
+    ) -> SubscriberResult:
+        """Platform security (INTEGRATION) and SUPER_ADMIN only. Without a context reason the
+        freeze reason is the change's reason in the audit trail too."""
+        if context.reason is None and 0 < len(reason.strip()) <= MAX_FROZEN_REASON:
+            context = replace(context, reason=reason)
+        return self._change(
+            principal,
+            msisdn,
+            context,
+            lambda s, meta: s.freeze(reason, self.clock.now(), meta),
+            permission=Permission.FREEZE_MAILBOX,
+        )
+
+    def unfreeze(
+        self, principal: Principal, msisdn: str, context: ChangeContext = NO_CONTEXT
+    ) -> SubscriberResult:
+        return self._change(
+            principal, msisdn, context, lambda s, meta: s.unfreeze(self.clock.now(), meta)
+        )

@@ -1,0 +1,254 @@
+"""Ticket commands: the e-flow between provincial first line and vendor second line.
+
+Permissions come from the lifecycle table (domain/support/lifecycle.py): a role lacking a
+command's permission is FORBIDDEN, a province agent acting on another province's ticket is
+FORBIDDEN, and a command the ticket's state does not allow is INVALID_TRANSITION.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from application.authz import Principal
+from application.ports import Clock
+from application.unit_of_work import get_or_none, save
+from domain.shared import NotFoundError, ValidationError, VersionConflictError
+from domain.shared import check_expected_version as check_version
+from domain.support.lifecycle import CREATE_PERMISSION, TicketCommand, permission_for
+from domain.support.numbers import TicketNumberSequence, sequence_id
+from domain.support.sla import SlaPolicy
+from domain.support.ticket import Ticket
+from domain.support.ticket_content import KEEP, DraftContent, Keep
+from domain.support.values import TicketCategory, TicketPriority, local_day, validate_province
+
+T = TypeVar("T")
+# Concurrent submissions in one province on one day contend for the same number sequence;
+# every round has a winner, so allow many rounds, with jitter so losers do not collide again.
+MAX_ATTEMPTS = 40
+
+_C = TicketCommand
+
+
+@dataclass(frozen=True)
+class TicketResult:
+    """The ticket after the command (None once a draft is discarded) and the last position."""
+
+    ticket: Ticket | None
+    position: int | None
+
+
+def retry_contended(attempt: Callable[[], T]) -> T:
+    """Run a load-decide-save attempt, reloading and retrying on optimistic-concurrency
+    conflicts. Attempts check expectedVersion themselves, so a retry after someone else
+    changed the ticket reports VERSION_CONFLICT rather than overwriting."""
+    for n in range(MAX_ATTEMPTS):
+        try:
+            return attempt()
+        except IntegrityError:
+            time.sleep(random.uniform(0, 0.002 * min(n + 1, 10)))
+    raise VersionConflictError("the ticket was changed concurrently; reload and try again")
+
+
+def load_ticket(store: Application[UUID], ticket_id: UUID) -> Ticket:
+    found = get_or_none(store, ticket_id)
+    if not isinstance(found, Ticket):
+        raise NotFoundError("ticket not found", field=["id"])
+    return found
+
+
+class TicketService:
+    """The ticket commands of saveTicketDraft ... discardTicketDraft."""
+
+    def __init__(self, store: Application[UUID], clock: Clock, sla: SlaPolicy) -> None:
+        self.store = store
+        self.clock = clock
+        self.sla = sla
+
+    def with_clock(self, clock: Clock) -> TicketService:
+        """The same service reading another clock (demo data dated in the past)."""
+        return TicketService(self.store, clock, self.sla)
+
+    # ------------------------------------------------------------------ drafts
+    def save_draft(
+        self,
+        principal: Principal,
+        *,
+        ticket_id: UUID | None,
+        title: str,
+        body: str,
+        category: TicketCategory,
+        priority: TicketPriority,
+        msisdn: str | None = None,
+        province: str | None = None,
+        expected_version: int | None = None,
+    ) -> TicketResult:
+        """Start a draft (no id) or edit one (with its id)."""
+        content = DraftContent.clean(title, body, category, priority, msisdn)
+        if ticket_id is not None:
+            return self._run(
+                principal,
+                ticket_id,
+                _C.SAVE_DRAFT,
+                expected_version,
+                lambda t, now, meta: t.edit_draft(content=content, at=now, meta=meta),
+                province=province,
+            )
+        scope = principal.require(CREATE_PERMISSION)
+        home = self._draft_province(principal, scope, province)
+        ticket = Ticket.draft(
+            province=home, content=content, at=self.clock.now(), meta=principal.meta()
+        )
+        return TicketResult(ticket, save(self.store, ticket))
+
+    @staticmethod
+    def _draft_province(principal: Principal, scope: str | None, requested: str | None) -> str:
+        if requested is not None:
+            validate_province(requested)
+            principal.require_in_province(CREATE_PERMISSION, requested)
+            return requested
+        home = scope or principal.province
+        if home is None:
+            raise ValidationError(
+                "say which province the ticket is for", code="PROVINCE_REQUIRED", field=["province"]
+            )
+        return home
+
+    def discard_draft(self, principal: Principal, ticket_id: UUID) -> TicketResult:
+        return self._run(
+            principal,
+            ticket_id,
+            _C.DISCARD,
+            None,
+            lambda t, now, meta: t.discard(at=now, meta=meta),
+        )
+
+    # ------------------------------------------------------------------ the e-flow
+    def submit(
+        self, principal: Principal, ticket_id: UUID, expected_version: int | None = None
+    ) -> TicketResult:
+        def act(ticket: Ticket, now: datetime, meta: dict[str, Any]) -> list[Aggregate]:
+            sequences: list[Aggregate] = []
+
+            def allocate() -> str:
+                found = get_or_none(self.store, sequence_id(ticket.province, local_day(now)))
+                sequence = found or TicketNumberSequence.start(ticket.province, now, meta)
+                sequences.append(sequence)
+                number: str = sequence.issue(ticket.id, meta)
+                return number
+
+            ticket.submit(at=now, sla=self.sla, allocate_number=allocate, meta=meta)
+            return sequences
+
+        return self._run(principal, ticket_id, _C.SUBMIT, expected_version, act)
+
+    def answer(
+        self,
+        principal: Principal,
+        ticket_id: UUID,
+        body: str,
+        expected_version: int | None = None,
+    ) -> TicketResult:
+        calendar = self.sla.calendar
+        return self._run(
+            principal,
+            ticket_id,
+            _C.ANSWER,
+            expected_version,
+            lambda t, now, meta: t.answer(body=body, at=now, calendar=calendar, meta=meta),
+        )
+
+    def resubmit(
+        self,
+        principal: Principal,
+        ticket_id: UUID,
+        body: str,
+        expected_version: int | None = None,
+    ) -> TicketResult:
+        calendar = self.sla.calendar
+        return self._run(
+            principal,
+            ticket_id,
+            _C.RESUBMIT,
+            expected_version,
+            lambda t, now, meta: t.resubmit(body=body, at=now, calendar=calendar, meta=meta),
+        )
+
+    def rate(
+        self,
+        principal: Principal,
+        ticket_id: UUID,
+        score: int,
+        comment: str | None = None,
+        expected_version: int | None = None,
+    ) -> TicketResult:
+        return self._run(
+            principal,
+            ticket_id,
+            _C.RATE,
+            expected_version,
+            lambda t, now, meta: t.rate(score=score, comment=comment, at=now, meta=meta),
+        )
+
+    def update_archive(
+        self,
+        principal: Principal,
+        ticket_id: UUID,
+        *,
+        resolution_category: str | Keep | None = KEEP,
+        root_cause: str | Keep | None = KEEP,
+        resolution: str | Keep | None = KEEP,
+        tags: list[str] | Keep | None = KEEP,
+        expected_version: int | None = None,
+    ) -> TicketResult:
+        """Second line keeps the archive fields (存檔項); KEEP leaves a field, None clears it."""
+        return self._run(
+            principal,
+            ticket_id,
+            _C.UPDATE_ARCHIVE,
+            expected_version,
+            lambda t, now, meta: t.update_archive(
+                resolution_category=resolution_category,
+                root_cause=root_cause,
+                resolution=resolution,
+                tags=tags,
+                at=now,
+                meta=meta,
+            ),
+        )
+
+    # ------------------------------------------------------------------ plumbing
+    def _run(
+        self,
+        principal: Principal,
+        ticket_id: UUID,
+        command: TicketCommand,
+        expected_version: int | None,
+        act: Callable[[Ticket, datetime, dict[str, Any]], list[Aggregate] | None],
+        province: str | None = None,
+    ) -> TicketResult:
+        """Check the permission, then load, check province and version, act, save (retried)."""
+        permission = permission_for(command)
+        principal.require(permission)
+        meta = principal.meta()
+
+        def attempt() -> TicketResult:
+            ticket = load_ticket(self.store, ticket_id)
+            principal.require_in_province(permission, ticket.province)
+            if province is not None and province != ticket.province:
+                raise ValidationError("a ticket's province cannot be changed", field=["province"])
+            check_version(ticket.version, expected_version)
+            others = act(ticket, self.clock.now(), meta) or []
+            position = save(self.store, ticket, *others)
+            return TicketResult(ticket if ticket.visible else None, position)
+
+        return retry_contended(attempt)

@@ -1,0 +1,321 @@
+"""Proxy-setting mutations per second over HTTP, at concurrency 1 and 16, with p50/p99 latency.
+
+    .venv/bin/python bench/subscribers_mutations.py            # defaults: 10 s per level
+    .venv/bin/python bench/subscribers_mutations.py --seconds 20 --concurrency 1 4 16 32
+
+Creates a fresh database on SPOA_BENCH_PG_URL (default: the machine's PostgreSQL at
+postgresql://postgres@127.0.0.1:5432/postgres), fills it with generated subscribers
+(bench/subscribers_generate.py), starts `spoa serve` in a subprocess against it (projections
+running in-process, as in production by default), logs in and sends proxy-setting mutations
+(setCompanion, setLoginReminder, setBillDelivery, setSmsBlacklist, changePlan; each a real
+change, so each stores exactly one event). Every client task owns its own subscribers, so the
+figures measure throughput, not conflicts (the tests cover conflicts). Prints the figures; the
+client runs on the same machine and takes some of its CPU. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from subscribers_generate import (
+    BENCH_PASSWORD,
+    bench_container,
+    drop_database,
+    fresh_database,
+    generate,
+)
+
+from domain.subscribers.subscriber import subscriber_id_for
+
+LEVELS = ["NONE", "NO_MARKETING", "ESSENTIAL_ONLY", "ALL_BLOCKED"]
+PLANS = ["FREE", "PLUS_5", "VIP_20"]
+PAYLOAD = "{ subscriber { version } position userErrors { code } }"
+
+
+@dataclass
+class Mailbox:
+    msisdn: str
+    companion: bool
+    reminder: bool
+    bill: bool
+    level: str
+    plan: str
+    turn: int = 0
+
+    def next_mutation(self) -> tuple[str, str, dict[str, Any]]:
+        """The next real change on this mailbox, cycling through five settings."""
+        self.turn += 1
+        kind = self.turn % 5
+        if kind == 0:
+            self.companion = not self.companion
+            return "setCompanion", "SetCompanionInput", {"enabled": self.companion}
+        if kind == 1:
+            self.reminder = not self.reminder
+            return "setLoginReminder", "SetLoginReminderInput", {"enabled": self.reminder}
+        if kind == 2:
+            self.bill = not self.bill
+            return "setBillDelivery", "SetBillDeliveryInput", {"subscribed": self.bill}
+        if kind == 3:
+            self.level = LEVELS[(LEVELS.index(self.level) + 1) % len(LEVELS)]
+            return "setSmsBlacklist", "SetSmsBlacklistInput", {"level": self.level}
+        self.plan = PLANS[(PLANS.index(self.plan) + 1) % len(PLANS)]
+        return "changePlan", "ChangePlanInput", {"planCode": self.plan}
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(url: str, count: int) -> list[Mailbox]:
+    container = bench_container(url)
+    try:
+        numbers = generate(container, count, days=90, seed=7)
+        mailboxes = []
+        for msisdn in numbers:
+            s = container.core.repository.get(subscriber_id_for(msisdn))
+            if s.status == "ACTIVE":
+                mailboxes.append(
+                    Mailbox(
+                        msisdn,
+                        s.companion_enabled,
+                        s.login_reminder,
+                        s.bill_delivery,
+                        s.sms_blacklist_level,
+                        s.plan_code,
+                    )
+                )
+        container.engine.catch_up_all()  # start the run with projections idle and current
+        return mailboxes
+    finally:
+        container.close()
+
+
+def start_server(url: str, port: int, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        SPOA_DATABASE_URL=url,
+        SPOA_DEV_MODE="1",
+        SPOA_SECRET_KEY="bench-secret-key-0123456789abcdef",
+        SPOA_DATA_DIR=tempfile.mkdtemp(prefix="spoa-bench-"),
+        SPOA_LOG_LEVEL="WARNING",
+    )
+    env.update(extra_env)
+    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
+    root = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen(command, env=env, cwd=root)  # noqa: S603 - our own interpreter
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None:
+            raise RuntimeError("the server exited during start-up")
+        time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError("the server did not become ready")
+
+
+async def login(client: httpx.AsyncClient, username: str) -> str:
+    response = await client.post(
+        "/graphql",
+        json={
+            "query": "mutation($u: String!, $p: String!) { login(username: $u, password: $p)"
+            " { session { token } userErrors { code } } }",
+            "variables": {"u": username, "p": BENCH_PASSWORD},
+        },
+    )
+    token: str = response.json()["data"]["login"]["session"]["token"]
+    return token
+
+
+async def worker(
+    client: httpx.AsyncClient,
+    token: str,
+    mailboxes: list[Mailbox],
+    start_at: float,
+    stop_at: float,
+    tally: Tally,
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    index = 0
+    while True:
+        now = time.perf_counter()
+        if now >= stop_at:
+            return
+        mailbox = mailboxes[index % len(mailboxes)]
+        index += 1
+        name, input_type, fields = mailbox.next_mutation()
+        document = f"mutation($i: {input_type}!) {{ {name}(input: $i) {PAYLOAD} }}"
+        variables = {"i": {"msisdn": mailbox.msisdn, **fields, "context": {"reason": "bench"}}}
+        began = time.perf_counter()
+        response = await client.post(
+            "/graphql", json={"query": document, "variables": variables}, headers=headers
+        )
+        took = time.perf_counter() - began
+        body = response.json()
+        problems = body.get("errors") or (body.get("data") or {}).get(name, {}).get("userErrors")
+        if began < start_at:
+            continue  # warm-up
+        if problems:
+            code = str(problems[0].get("code") or problems[0].get("extensions", {}).get("code"))
+            tally.errors[code] = tally.errors.get(code, 0) + 1
+        else:
+            tally.latencies.append(took)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+async def cpu_window(pid: int, start_at: float, stop_at: float, out: dict[str, float]) -> None:
+    await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
+    cpu0, (busy0, total0) = process_cpu_seconds(pid), machine_busy()
+    await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
+    cpu1, (busy1, total1) = process_cpu_seconds(pid), machine_busy()
+    out["server_cpu"] = cpu1 - cpu0
+    out["machine_busy"] = (busy1 - busy0) / max(1, total1 - total0)
+
+
+async def run_level(
+    base_url: str,
+    token: str,
+    mailboxes: list[Mailbox],
+    concurrency: int,
+    seconds: float,
+    server_pid: int,
+) -> dict[str, Any]:
+    shares = [mailboxes[i::concurrency] for i in range(concurrency)]
+    tally = Tally()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+        start_at = time.perf_counter() + 2.0  # warm-up
+        stop_at = start_at + seconds
+        cpu: dict[str, float] = {}
+        await asyncio.gather(
+            cpu_window(server_pid, start_at, stop_at, cpu),
+            *(worker(client, token, share, start_at, stop_at, tally) for share in shares),
+        )
+    latencies = sorted(tally.latencies)
+    count = len(latencies)
+
+    def pct(p: float) -> float:
+        return latencies[min(count - 1, int(p * count))] * 1000 if count else float("nan")
+
+    return {
+        "concurrency": concurrency,
+        "ok": count,
+        "errors": tally.errors,
+        "per_second": count / seconds,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "max_ms": latencies[-1] * 1000 if count else float("nan"),
+        "mean_ms": statistics.fmean(latencies) * 1000 if count else float("nan"),
+        "server_cpu_ms": cpu.get("server_cpu", 0.0) * 1000 / max(1, count),
+        "machine_busy": cpu.get("machine_busy", 0.0),
+    }
+
+
+async def bench(
+    base_url: str, mailboxes: list[Mailbox], levels: list[int], seconds: float, server_pid: int
+) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        token = await login(client, "bench.admin")
+    print(
+        f"{'concurrency':>11} {'mutations/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+        f" {'server CPU ms/mut':>18} {'machine busy':>13}  errors"
+    )
+    for concurrency in levels:
+        r = await run_level(base_url, token, mailboxes, concurrency, seconds, server_pid)
+        print(
+            f"{r['concurrency']:>11} {r['per_second']:>12.0f} {r['p50_ms']:>8.1f}"
+            f" {r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['server_cpu_ms']:>18.2f}"
+            f" {r['machine_busy']:>13.0%}  {r['errors'] or '-'}",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subscribers", type=int, default=600)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--server-env", nargs="*", default=[], help="extra KEY=VALUE for the server process"
+    )
+    parser.add_argument(
+        "--py-spy",
+        metavar="FILE",
+        help="sample the server with py-spy (must be on PATH) into FILE (collapsed stacks)",
+    )
+    args = parser.parse_args()
+    url = fresh_database()
+    server = None
+    try:
+        print(f"database {url}; generating {args.subscribers} subscribers ...", flush=True)
+        mailboxes = prepare(url, args.subscribers)
+        port = free_port()
+        extra = dict(item.split("=", 1) for item in args.server_env)
+        server = start_server(url, port, extra)
+        print(
+            f"server up on port {port}; {len(mailboxes)} active mailboxes;"
+            f" {args.seconds:.0f} s per level after a 2 s warm-up; {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        sampler = None
+        if args.py_spy:
+            command = ["py-spy", "record", "--pid", str(server.pid), "--rate", "250"]
+            command += ["--threads", "--format", "raw", "--output", args.py_spy, "--nonblocking"]
+            sampler = subprocess.Popen(command)  # noqa: S603 - a developer's own tool
+        asyncio.run(
+            bench(f"http://127.0.0.1:{port}", mailboxes, args.concurrency, args.seconds, server.pid)
+        )
+        if sampler is not None:
+            sampler.send_signal(2)  # SIGINT: py-spy writes its file and exits
+            sampler.wait(30)
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if not args.keep:
+            drop_database(url)
+
+
+if __name__ == "__main__":
+    main()

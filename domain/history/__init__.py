@@ -1,0 +1,1 @@
+"""Customer history: platform record batches (SMS, MMS, WAP push, logins, charges, ...)."""

@@ -1,0 +1,172 @@
+"""The SupportContact aggregate: how staff reach the vendor's support centre (客服聯系人)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.knowledge.text_rules import clean_block, clean_line, clean_optional
+from domain.shared import DomainError, NoChangeError, ValidationError
+
+MAX_NAME = 64
+MAX_TITLE = 64
+MAX_PHONE = 40
+MAX_EMAIL = 254
+MAX_HOURS = 100
+MAX_NOTES = 1000
+
+# Digits with the usual separators, an optional +country code and an extension written as
+# "ext", "x", "转" or "分机" (e.g. "+86 20 0000 1390 转 2").
+PHONE_RE = re.compile(r"\+?[0-9][0-9 ()\-./]*(?:\s*(?:ext\.?|x|转|轉|分机|分機)\s*[0-9]+)?", re.I)
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
+
+
+class SupportContactRemovedError(DomainError):
+    code = "CONTACT_REMOVED"
+
+
+@dataclass(frozen=True)
+class ContactDetails:
+    """A contact's fields, validated: a name, and optional title, phone, email, hours, notes."""
+
+    name: str
+    title: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    hours: str | None = None
+    notes: str | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        name: str,
+        title: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        hours: str | None = None,
+        notes: str | None = None,
+    ) -> ContactDetails:
+        clean_phone = clean_optional(phone, "phone", "phone", MAX_PHONE)
+        if clean_phone is not None and not PHONE_RE.fullmatch(clean_phone):
+            raise ValidationError(
+                "phone must be digits with spaces, dashes or brackets, e.g. +86 20 0000 1390",
+                code="INVALID_PHONE",
+                field=["phone"],
+            )
+        clean_email = clean_optional(email, "email", "email", MAX_EMAIL)
+        if clean_email is not None and not EMAIL_RE.fullmatch(clean_email):
+            raise ValidationError(
+                "email must look like name@example.com", code="INVALID_EMAIL", field=["email"]
+            )
+        clean_notes = None
+        if notes is not None:
+            clean_notes = clean_block(notes, "notes", "notes", MAX_NOTES, required=False) or None
+        return cls(
+            name=clean_line(name, "name", "name", MAX_NAME, required=True),
+            title=clean_optional(title, "title", "title", MAX_TITLE),
+            phone=clean_phone,
+            email=clean_email,
+            hours=clean_optional(hours, "hours", "hours", MAX_HOURS),
+            notes=clean_notes,
+        )
+
+    def as_dict(self) -> dict[str, str | None]:
+        return asdict(self)
+
+
+class SupportContact(Aggregate):
+    """One way to reach the support centre: a person, a desk or a hotline."""
+
+    TOPIC = "spoa.knowledge:SupportContact"
+
+    class Event(Aggregate.Event):
+        TOPIC = "spoa.knowledge:SupportContact.Event"
+
+    @event("SupportContactAdded", topic="spoa.knowledge:SupportContact.SupportContactAdded")
+    def __init__(
+        self,
+        name: str,
+        title: str | None,
+        phone: str | None,
+        email: str | None,
+        hours: str | None,
+        notes: str | None,
+        meta: dict[str, Any],
+    ) -> None:
+        self._set(name, title, phone, email, hours, notes)
+        self.removed = False
+
+    def _set(
+        self,
+        name: str,
+        title: str | None,
+        phone: str | None,
+        email: str | None,
+        hours: str | None,
+        notes: str | None,
+    ) -> None:
+        self.name = name
+        self.title = title
+        self.phone = phone
+        self.email = email
+        self.hours = hours
+        self.notes = notes
+
+    @classmethod
+    def add(
+        cls, details: ContactDetails, meta: dict[str, Any], contact_id: UUID | None = None
+    ) -> SupportContact:
+        """A new contact; `contact_id` only for stable demo data, otherwise a random id."""
+        fields: dict[str, Any] = {**details.as_dict(), "meta": meta}
+        if contact_id is None:
+            return cls(**fields)
+        added: SupportContact = cls._create(
+            cast(Any, cls).SupportContactAdded, id=contact_id, **fields
+        )
+        return added
+
+    @property
+    def details(self) -> ContactDetails:
+        return ContactDetails(self.name, self.title, self.phone, self.email, self.hours, self.notes)
+
+    def update(self, details: ContactDetails, meta: dict[str, Any]) -> None:
+        if self.removed:
+            raise SupportContactRemovedError("this contact was removed")
+        if details == self.details:
+            raise NoChangeError("the contact already reads like this")
+        self._updated(
+            name=details.name,
+            title=details.title,
+            phone=details.phone,
+            email=details.email,
+            hours=details.hours,
+            notes=details.notes,
+            meta=meta,
+        )
+
+    @event("SupportContactUpdated", topic="spoa.knowledge:SupportContact.SupportContactUpdated")
+    def _updated(
+        self,
+        name: str,
+        title: str | None,
+        phone: str | None,
+        email: str | None,
+        hours: str | None,
+        notes: str | None,
+        meta: dict[str, Any],
+    ) -> None:
+        self._set(name, title, phone, email, hours, notes)
+
+    def remove(self, meta: dict[str, Any]) -> None:
+        if self.removed:
+            raise SupportContactRemovedError("this contact was removed already")
+        self._removed(meta=meta)
+
+    @event("SupportContactRemoved", topic="spoa.knowledge:SupportContact.SupportContactRemoved")
+    def _removed(self, meta: dict[str, Any]) -> None:
+        self.removed = True

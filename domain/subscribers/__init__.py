@@ -1,0 +1,1 @@
+"""The subscribers context: a subscriber's 139 mailbox, its settings, and alias claims."""

@@ -1,0 +1,1 @@
+"""Support desk: tickets between first and second line, and incident announcements."""

@@ -1,0 +1,367 @@
+"""The Ticket aggregate: the e-flow between provincial first line and vendor second line.
+
+Every command first asks the lifecycle table (lifecycle.py) whether the current state allows
+it, then checks its own input rules, and only then triggers its event; the event's mutator
+takes the next state from the same table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.shared import NoChangeError, ValidationError
+from domain.support.lifecycle import (
+    CLOCK_RUNS_IN,
+    INITIAL_STATE,
+    VISIBLE_STATES,
+    TicketCommand,
+    next_state,
+)
+from domain.support.sla import BusinessCalendar, SlaPolicy
+from domain.support.ticket_content import (
+    KEEP,
+    DraftContent,
+    Keep,
+    TicketArchive,
+    TicketEntry,
+    TicketRating,
+    actor_id,
+)
+from domain.support.values import (
+    MAX_ARCHIVE_TEXT,
+    MAX_BODY,
+    MAX_COMMENT,
+    EntryKind,
+    TicketCategory,
+    TicketPriority,
+    clean_optional,
+    clean_tags,
+    clean_text,
+    validate_province,
+)
+
+_C = TicketCommand
+
+
+class Ticket(Aggregate):
+    """A support ticket. Events carry the command's time (`at`) and who acted (`meta`)."""
+
+    TOPIC = "spoa.support:Ticket"
+
+    class Event(Aggregate.Event):
+        TOPIC = "spoa.support:Ticket.Event"
+
+    # ------------------------------------------------------------------ drafting
+    @classmethod
+    def draft(
+        cls,
+        *,
+        province: str,
+        content: DraftContent,
+        at: datetime,
+        meta: dict[str, Any],
+        ticket_id: UUID | None = None,
+    ) -> Ticket:
+        """Start a draft; `ticket_id` is for imports and demo data (default: a random id)."""
+        validate_province(province)
+        fields: dict[str, Any] = {
+            "province": province,
+            "title": content.title,
+            "body": content.body,
+            "category": content.category.value,
+            "priority": content.priority.value,
+            "msisdn": content.msisdn,
+            "at": at,
+            "meta": meta,
+        }
+        if ticket_id is None:
+            return cls(**fields)
+        return cls._create(cls.TicketDrafted, id=ticket_id, **fields)  # type: ignore[attr-defined]
+
+    @event("TicketDrafted", topic="spoa.support:Ticket.TicketDrafted")
+    def __init__(
+        self,
+        province: str,
+        title: str,
+        body: str,
+        category: str,
+        priority: str,
+        msisdn: str | None,
+        at: datetime,
+        meta: dict[str, Any],
+    ) -> None:
+        self.province = province
+        self.status = INITIAL_STATE
+        self.number: str | None = None
+        self.title = title
+        self.body = body
+        self.category = TicketCategory(category)
+        self.priority = TicketPriority(priority)
+        self.msisdn = msisdn
+        self.created_by = actor_id(meta)
+        self.created_at = at
+        self.draft_saved_at = at
+        self.draft_saved_by = self.created_by
+        self.submitted_at: datetime | None = None
+        self.first_answered_at: datetime | None = None
+        self.answered_at: datetime | None = None
+        self.closed_at: datetime | None = None
+        self.discarded_at: datetime | None = None
+        self.entries: list[TicketEntry] = []
+        self.archive = TicketArchive()
+        self.rating: TicketRating | None = None
+        # SLA: the business-time budget is fixed at submission; the clock runs only while
+        # an answer is awaited (waiting_since is set) and the used time accumulates.
+        self.sla_budget_seconds = 0
+        self.sla_used_seconds = 0
+        self.waiting_since: datetime | None = None
+        self.due_at: datetime | None = None
+
+    def content(self) -> DraftContent:
+        return DraftContent(self.title, self.body, self.category, self.priority, self.msisdn)
+
+    def edit_draft(self, *, content: DraftContent, at: datetime, meta: dict[str, Any]) -> None:
+        next_state(self.status, _C.SAVE_DRAFT)
+        if content == self.content():
+            raise NoChangeError("the draft already says exactly this")
+        self._draft_edited(
+            title=content.title,
+            body=content.body,
+            category=content.category.value,
+            priority=content.priority.value,
+            msisdn=content.msisdn,
+            at=at,
+            meta=meta,
+        )
+
+    @event("TicketDraftEdited", topic="spoa.support:Ticket.TicketDraftEdited")
+    def _draft_edited(
+        self,
+        title: str,
+        body: str,
+        category: str,
+        priority: str,
+        msisdn: str | None,
+        at: datetime,
+        meta: dict[str, Any],
+    ) -> None:
+        self.status = next_state(self.status, _C.SAVE_DRAFT)
+        self.title = title
+        self.body = body
+        self.category = TicketCategory(category)
+        self.priority = TicketPriority(priority)
+        self.msisdn = msisdn
+        self.draft_saved_at = at
+        self.draft_saved_by = actor_id(meta)
+
+    def discard(self, *, at: datetime, meta: dict[str, Any]) -> None:
+        next_state(self.status, _C.DISCARD)
+        self._draft_discarded(at=at, meta=meta)
+
+    @event("TicketDraftDiscarded", topic="spoa.support:Ticket.TicketDraftDiscarded")
+    def _draft_discarded(self, at: datetime, meta: dict[str, Any]) -> None:
+        self.status = next_state(self.status, _C.DISCARD)
+        self.discarded_at = at
+
+    # ------------------------------------------------------------------ the e-flow
+    def submit(
+        self,
+        *,
+        at: datetime,
+        sla: SlaPolicy,
+        allocate_number: Callable[[], str],
+        meta: dict[str, Any],
+    ) -> None:
+        """Send the draft to second line. The number is allocated only once every rule passed."""
+        next_state(self.status, _C.SUBMIT)
+        if not self.title:
+            raise ValidationError(
+                "a ticket needs a title before it is submitted", code="REQUIRED", field=["title"]
+            )
+        if not self.body:
+            raise ValidationError(
+                "a ticket needs a body before it is submitted", code="REQUIRED", field=["body"]
+            )
+        budget = sla.budget(self.priority)
+        self._submitted(
+            number=self.number or allocate_number(),
+            province=self.province,
+            category=self.category.value,
+            priority=self.priority.value,
+            at=at,
+            due_at=sla.calendar.add_business_time(at, budget),
+            sla_budget_seconds=int(budget.total_seconds()),
+            meta=meta,
+        )
+
+    @event("TicketSubmitted", topic="spoa.support:Ticket.TicketSubmitted")
+    def _submitted(
+        self,
+        number: str,
+        province: str,
+        category: str,
+        priority: str,
+        at: datetime,
+        due_at: datetime,
+        sla_budget_seconds: int,
+        meta: dict[str, Any],
+    ) -> None:
+        self.status = next_state(self.status, _C.SUBMIT)
+        self.number = number
+        self.submitted_at = at
+        self.entries.append(TicketEntry(EntryKind.SUBMISSION.value, self.body, actor_id(meta), at))
+        self.sla_budget_seconds = sla_budget_seconds
+        self.sla_used_seconds = 0
+        self.waiting_since = at
+        self.due_at = due_at
+
+    def answer(
+        self, *, body: str, at: datetime, calendar: BusinessCalendar, meta: dict[str, Any]
+    ) -> None:
+        next_state(self.status, _C.ANSWER)
+        text = clean_text(body, "body", MAX_BODY, required=True, why="an answer needs a body")
+        waited = (
+            calendar.business_time(self.waiting_since, at)
+            if self.waiting_since is not None
+            else timedelta(0)
+        )
+        self._answered(
+            body=text,
+            at=at,
+            sla_used_seconds=self.sla_used_seconds + int(waited.total_seconds()),
+            late=self.due_at is not None and at > self.due_at,
+            meta=meta,
+        )
+
+    @event("TicketAnswered", topic="spoa.support:Ticket.TicketAnswered")
+    def _answered(
+        self, body: str, at: datetime, sla_used_seconds: int, late: bool, meta: dict[str, Any]
+    ) -> None:
+        self.status = next_state(self.status, _C.ANSWER)
+        self.entries.append(TicketEntry(EntryKind.ANSWER.value, body, actor_id(meta), at))
+        self.answered_at = at
+        if self.first_answered_at is None:
+            self.first_answered_at = at
+        self.sla_used_seconds = sla_used_seconds
+        self.waiting_since = None
+        self.due_at = None  # the clock pauses while the ticket is with first line
+
+    def resubmit(
+        self, *, body: str, at: datetime, calendar: BusinessCalendar, meta: dict[str, Any]
+    ) -> None:
+        next_state(self.status, _C.RESUBMIT)
+        text = clean_text(
+            body,
+            "body",
+            MAX_BODY,
+            required=True,
+            why="say why the answer was not enough: a resubmission needs a body",
+        )
+        remaining = max(self.sla_budget_seconds - self.sla_used_seconds, 0)
+        self._resubmitted(
+            body=text,
+            at=at,
+            due_at=calendar.add_business_time(at, timedelta(seconds=remaining)),
+            meta=meta,
+        )
+
+    @event("TicketResubmitted", topic="spoa.support:Ticket.TicketResubmitted")
+    def _resubmitted(self, body: str, at: datetime, due_at: datetime, meta: dict[str, Any]) -> None:
+        self.status = next_state(self.status, _C.RESUBMIT)
+        self.entries.append(TicketEntry(EntryKind.RESUBMISSION.value, body, actor_id(meta), at))
+        self.waiting_since = at
+        self.due_at = due_at
+
+    def rate(self, *, score: int, comment: str | None, at: datetime, meta: dict[str, Any]) -> None:
+        next_state(self.status, _C.RATE)
+        if not 1 <= score <= 5:
+            raise ValidationError("the score must be 1 to 5", code="INVALID_SCORE", field=["score"])
+        self._rated(
+            score=score, comment=clean_optional(comment, "comment", MAX_COMMENT), at=at, meta=meta
+        )
+
+    @event("TicketRated", topic="spoa.support:Ticket.TicketRated")
+    def _rated(self, score: int, comment: str | None, at: datetime, meta: dict[str, Any]) -> None:
+        self.status = next_state(self.status, _C.RATE)
+        self.rating = TicketRating(score=score, comment=comment, at=at)
+        self.entries.append(TicketEntry(EntryKind.RATING.value, comment or "", actor_id(meta), at))
+        self.closed_at = at
+
+    # ------------------------------------------------------------------ archive (存檔項)
+    def update_archive(
+        self,
+        *,
+        resolution_category: str | Keep | None = KEEP,
+        root_cause: str | Keep | None = KEEP,
+        resolution: str | Keep | None = KEEP,
+        tags: list[str] | Keep | None = KEEP,
+        at: datetime,
+        meta: dict[str, Any],
+    ) -> None:
+        """Change the given archive fields (KEEP leaves one as it is, None clears it)."""
+        next_state(self.status, _C.UPDATE_ARCHIVE)
+        old = self.archive
+
+        def pick(value: str | Keep | None, current: str | None, field: str) -> str | None:
+            if value is KEEP:
+                return current
+            return clean_optional(value, field, MAX_ARCHIVE_TEXT)
+
+        new = TicketArchive(
+            resolution_category=pick(
+                resolution_category, old.resolution_category, "resolutionCategory"
+            ),
+            root_cause=pick(root_cause, old.root_cause, "rootCause"),
+            resolution=pick(resolution, old.resolution, "resolution"),
+            tags=old.tags if tags is KEEP else tuple(clean_tags(tags or [])),
+        )
+        if new == old:
+            raise NoChangeError("the archive fields already hold these values")
+        self._archive_updated(
+            resolution_category=new.resolution_category,
+            root_cause=new.root_cause,
+            resolution=new.resolution,
+            tags=list(new.tags),
+            at=at,
+            meta=meta,
+        )
+
+    @event("TicketArchiveUpdated", topic="spoa.support:Ticket.TicketArchiveUpdated")
+    def _archive_updated(
+        self,
+        resolution_category: str | None,
+        root_cause: str | None,
+        resolution: str | None,
+        tags: list[str],
+        at: datetime,
+        meta: dict[str, Any],
+    ) -> None:
+        self.status = next_state(self.status, _C.UPDATE_ARCHIVE)
+        self.archive = TicketArchive(resolution_category, root_cause, resolution, tuple(tags))
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def visible(self) -> bool:
+        return self.status in VISIBLE_STATES
+
+    def is_overdue(self, now: datetime) -> bool:
+        """An answer is awaited and its due time has passed."""
+        return self.status in CLOCK_RUNS_IN and self.due_at is not None and now > self.due_at
+
+
+#: Every event of the ticket, for projections and audit catalogues.
+TICKET_EVENTS: tuple[type[Aggregate.Event], ...] = (
+    Ticket.TicketDrafted,  # type: ignore[attr-defined]
+    Ticket.TicketDraftEdited,  # type: ignore[attr-defined]
+    Ticket.TicketDraftDiscarded,  # type: ignore[attr-defined]
+    Ticket.TicketSubmitted,  # type: ignore[attr-defined]
+    Ticket.TicketAnswered,  # type: ignore[attr-defined]
+    Ticket.TicketResubmitted,  # type: ignore[attr-defined]
+    Ticket.TicketRated,  # type: ignore[attr-defined]
+    Ticket.TicketArchiveUpdated,  # type: ignore[attr-defined]
+)

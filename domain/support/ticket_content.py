@@ -1,0 +1,82 @@
+"""What a ticket holds besides its state: entries, archive fields, rating, draft content."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from domain.support.values import (
+    MAX_BODY,
+    MAX_TITLE,
+    TicketCategory,
+    TicketPriority,
+    clean_text,
+    validate_msisdn,
+)
+
+
+class Keep(Enum):
+    KEEP = "KEEP"
+
+
+#: "Leave this archive field as it is" (distinct from None, which clears it).
+KEEP = Keep.KEEP
+
+
+@dataclass(frozen=True)
+class TicketEntry:
+    kind: str
+    body: str
+    author_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TicketArchive:
+    """Archive fields (存檔項) kept by second-line support."""
+
+    resolution_category: str | None = None
+    root_cause: str | None = None
+    resolution: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TicketRating:
+    score: int
+    comment: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DraftContent:
+    """A draft's editable content, cleaned. Title and body may still be empty in a draft."""
+
+    title: str
+    body: str
+    category: TicketCategory
+    priority: TicketPriority
+    msisdn: str | None
+
+    @classmethod
+    def clean(
+        cls,
+        title: str,
+        body: str,
+        category: TicketCategory,
+        priority: TicketPriority,
+        msisdn: str | None,
+    ) -> DraftContent:
+        return cls(
+            title=clean_text(title, "title", MAX_TITLE, required=False),
+            body=clean_text(body, "body", MAX_BODY, required=False),
+            category=TicketCategory(category),
+            priority=TicketPriority(priority),
+            msisdn=validate_msisdn(msisdn),
+        )
+
+
+def actor_id(meta: dict[str, Any]) -> str:
+    return str((meta.get("actor") or {}).get("account_id") or "")

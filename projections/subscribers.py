@@ -1,0 +1,237 @@
+"""Subscriber summary read model: one row per number with its current mailbox state.
+
+For lists, counts and statistics by province and status (the `subscriber(msisdn)` query reads
+the aggregate itself; see application/subscribers_queries.py). Password hashes never land here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import Cursor, sql
+
+from domain.subscribers.subscriber import Subscriber
+from projections.base import Envelope, Projection
+
+COLUMNS = (
+    "msisdn",
+    "id",
+    "province",
+    "status",
+    "plan_code",
+    "registered_at",
+    "deregistered_at",
+    "frozen_at",
+    "frozen_reason",
+    "companion_enabled",
+    "bill_delivery",
+    "arrival_enabled",
+    "arrival_mode",
+    "arrival_window_start",
+    "arrival_window_end",
+    "login_reminder",
+    "alias",
+    "sms_blacklist_level",
+    "password_changed_at",
+    "version",
+    "updated_at",
+)
+
+# The state of a freshly opened mailbox (registration and re-registration).
+FRESH: dict[str, Any] = {
+    "status": "ACTIVE",
+    "deregistered_at": None,
+    "frozen_at": None,
+    "frozen_reason": None,
+    "companion_enabled": False,
+    "bill_delivery": False,
+    "arrival_enabled": False,
+    "arrival_mode": None,
+    "arrival_window_start": None,
+    "arrival_window_end": None,
+    "login_reminder": False,
+    "alias": None,
+    "sms_blacklist_level": "NONE",
+    "password_changed_at": None,
+}
+
+S = Subscriber
+
+
+def changed_columns(e: Any) -> dict[str, Any]:
+    """The columns an event sets (besides version and updated_at). Pure."""
+    if isinstance(e, S.MailboxReregistered):
+        return {**FRESH, "province": e.province, "plan_code": e.plan_code, "registered_at": e.at}
+    if isinstance(e, S.MailboxDeregistered):
+        return {
+            "status": "DEREGISTERED",
+            "deregistered_at": e.at,
+            "alias": None,
+            "frozen_at": None,
+            "frozen_reason": None,
+        }
+    if isinstance(e, S.PlanChanged):
+        return {"plan_code": e.plan_code}
+    if isinstance(e, S.CompanionChanged):
+        return {"companion_enabled": e.enabled}
+    if isinstance(e, S.BillDeliveryChanged):
+        return {"bill_delivery": e.subscribed}
+    if isinstance(e, S.ArrivalNotificationChanged):
+        return {
+            "arrival_enabled": e.enabled,
+            "arrival_mode": e.mode,
+            "arrival_window_start": e.window_start,
+            "arrival_window_end": e.window_end,
+        }
+    if isinstance(e, S.LoginReminderChanged):
+        return {"login_reminder": e.enabled}
+    if isinstance(e, S.AliasChanged):
+        return {"alias": e.alias}
+    if isinstance(e, S.PasswordChanged):
+        return {"password_changed_at": e.at}
+    if isinstance(e, S.MailboxFrozen):
+        return {"status": "FROZEN", "frozen_at": e.at, "frozen_reason": e.reason}
+    if isinstance(e, S.MailboxUnfrozen):
+        return {"status": "ACTIVE", "frozen_at": None, "frozen_reason": None}
+    if isinstance(e, S.SmsBlacklistChanged):
+        return {"sms_blacklist_level": e.level}
+    return {}
+
+
+EVENT_CLASSES = (
+    S.MailboxRegistered,
+    S.MailboxReregistered,
+    S.MailboxDeregistered,
+    S.PlanChanged,
+    S.CompanionChanged,
+    S.BillDeliveryChanged,
+    S.ArrivalNotificationChanged,
+    S.LoginReminderChanged,
+    S.AliasChanged,
+    S.PasswordChanged,
+    S.MailboxFrozen,
+    S.MailboxUnfrozen,
+    S.SmsBlacklistChanged,
+)
+
+
+class SubscribersProjection(Projection):
+    name = "subscribers"
+    store = "core"
+    topics = frozenset(cls.TOPIC for cls in EVENT_CLASSES)
+    tables = ("subscribers",)
+
+    def create_tables(self, cur: Cursor[Any], schema: str) -> None:
+        s = sql.Identifier(schema)
+        cur.execute(
+            sql.SQL(
+                "CREATE TABLE {}.subscribers ("
+                " msisdn text PRIMARY KEY,"
+                " id uuid NOT NULL UNIQUE,"
+                " province text NOT NULL,"
+                " status text NOT NULL,"
+                " plan_code text NOT NULL,"
+                " registered_at timestamptz NOT NULL,"
+                " deregistered_at timestamptz,"
+                " frozen_at timestamptz,"
+                " frozen_reason text,"
+                " companion_enabled boolean NOT NULL,"
+                " bill_delivery boolean NOT NULL,"
+                " arrival_enabled boolean NOT NULL,"
+                " arrival_mode text,"
+                " arrival_window_start text,"
+                " arrival_window_end text,"
+                " login_reminder boolean NOT NULL,"
+                " alias text,"
+                " sms_blacklist_level text NOT NULL,"
+                " password_changed_at timestamptz,"
+                " version int NOT NULL,"
+                " updated_at timestamptz NOT NULL)"
+            ).format(s)
+        )
+        cur.execute(sql.SQL("CREATE INDEX ON {}.subscribers (province, status, msisdn)").format(s))
+        cur.execute(
+            sql.SQL("CREATE INDEX ON {}.subscribers (alias) WHERE alias IS NOT NULL").format(s)
+        )
+
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+        # Fold the page per subscriber first: a busy page has many events per number, and one
+        # statement per number is much cheaper than one per event.
+        rows: dict[Any, dict[str, Any]] = {}
+        new: set[Any] = set()
+        for envelope in events:
+            e = envelope.event
+            key = e.originator_id
+            if isinstance(e, S.MailboxRegistered):
+                rows[key] = {
+                    **FRESH,
+                    "msisdn": e.msisdn,
+                    "id": key,
+                    "province": e.province,
+                    "plan_code": e.plan_code,
+                    "registered_at": e.at,
+                }
+                new.add(key)
+            else:
+                rows.setdefault(key, {}).update(changed_columns(e))
+            rows[key].update(version=e.originator_version, updated_at=e.timestamp)
+        table = sql.SQL("{}.subscribers").format(sql.Identifier(schema))
+        for key, row in rows.items():
+            if key in new:
+                values = [row[c] for c in COLUMNS]
+                cur.execute(
+                    sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                        table,
+                        sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+                        sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)),
+                    ),
+                    values,
+                )
+            else:
+                assignments = sql.SQL(", ").join(
+                    sql.SQL("{} = %s").format(sql.Identifier(k)) for k in row
+                )
+                cur.execute(
+                    sql.SQL("UPDATE {} SET {} WHERE id = %s").format(table, assignments),
+                    (*row.values(), key),
+                )
+
+
+@dataclass(frozen=True)
+class SubscriberSummary:
+    msisdn: str
+    province: str
+    status: str
+    plan_code: str
+    alias: str | None
+    registered_at: datetime
+    version: int
+
+
+class SubscriberSummaries:
+    """Reads rm.subscribers."""
+
+    def __init__(self, connect: Any) -> None:
+        self._connect = connect
+
+    def get(self, msisdn: str) -> SubscriberSummary | None:
+        with self._connect() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT msisdn, province, status, plan_code, alias, registered_at, version"
+                " FROM rm.subscribers WHERE msisdn = %s",
+                (msisdn,),
+                prepare=True,
+            )
+            row = cur.fetchone()
+        return SubscriberSummary(*row) if row else None
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Subscribers per (province, status)."""
+        with self._connect() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT province, status, count(*) FROM rm.subscribers GROUP BY province, status"
+            )
+            return {(p, s): int(n) for p, s, n in cur.fetchall()}

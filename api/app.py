@@ -13,14 +13,19 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from graphql import ExecutionResult
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 
+from api.blocking import run_blocking
 from api.documents import install_documents
+from api.exports import install_exports
 from api.graphql.base import Context
 from api.graphql.schema import build_schema, classify
+from api.graphql_http import GraphQLFastPath
 from api.ingest import router as ingest_router
+from api.metrics import install_metrics
 from api.sso import router as sso_router
 from application.access import UnauthenticatedError
 from infra.bootstrap import Container
@@ -85,6 +90,55 @@ class GraphQLBodyLimit:
         await self.app(scope, replay, send)
 
 
+class Correlate:
+    """Sets the request's correlation id (the client's X-Request-ID when well formed, else a new
+    one) for logs and error payloads, returns it as X-Request-ID, and refuses a /graphql body
+    whose declared length is over the limit before anything reads it.
+
+    A plain ASGI middleware: Starlette's BaseHTTPMiddleware (`@app.middleware("http")`) runs
+    the app in a separate task behind memory streams, a cost on every request.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming, length, content_type = "", b"", b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id" and not incoming:
+                incoming = value.decode("latin-1")
+            elif name == b"content-length" and not length:
+                length = value
+            elif name == b"content-type" and not content_type:
+                content_type = value
+        cid = incoming if _CID_RE.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = (b"x-request-id", cid.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != request_id[0]]
+                message["headers"] = [*headers, request_id]
+            await send(message)
+
+        token = correlation_id.set(cid)
+        try:
+            if (
+                scope["path"] == "/graphql"
+                and length.isdigit()
+                and int(length) > self.limit
+                and not content_type.startswith(b"multipart/")
+            ):
+                await _too_large()(scope, receive, send_with_id)
+                return
+            await self.app(scope, receive, send_with_id)
+        finally:
+            correlation_id.reset(token)
+
+
 class SpoaGraphQLRouter(GraphQLRouter[Context, None]):
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         payload: GraphQLHTTPResponse = {"data": result.data}
@@ -140,50 +194,21 @@ def create_app(
 
     app = FastAPI(title="SPOA", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.container = container
-    # Added before `correlate`, so it runs inside it and its 413 carries the request id.
+    # Added before `Correlate`, so it runs inside it and its 413 carries the request id.
     app.add_middleware(GraphQLBodyLimit, limit=settings.graphql_max_body_bytes)
     install_documents(app, container)  # GET /documents/{sha256}; multipart upload guard
 
-    @app.middleware("http")
-    async def correlate(request: Request, call_next: Any) -> Any:
-        incoming = request.headers.get("x-request-id", "")
-        cid = incoming if _CID_RE.fullmatch(incoming) else uuid.uuid4().hex
-        token = correlation_id.set(cid)
-        try:
-            length = request.headers.get("content-length")
-            if (
-                request.url.path == "/graphql"
-                and length
-                and length.isdigit()
-                and int(length) > settings.graphql_max_body_bytes
-                and not request.headers.get("content-type", "").startswith("multipart/")
-            ):
-                return JSONResponse(
-                    {
-                        "errors": [
-                            {
-                                "message": "request body too large",
-                                "extensions": {"code": "BAD_USER_INPUT"},
-                            }
-                        ]
-                    },
-                    status_code=413,
-                )
-            response = await call_next(request)
-            response.headers["x-request-id"] = cid
-            return response
-        finally:
-            correlation_id.reset(token)
+    app.add_middleware(Correlate, limit=settings.graphql_max_body_bytes)
 
     async def get_context(request: Request) -> Context:
-        token = bearer_token(request)
+        return await context_for(bearer_token(request))
+
+    async def context_for(token: str | None) -> Context:
         principal, auth_error = None, None
         cid = correlation_id.get()
         if token is not None:
             try:
-                principal = await anyio.to_thread.run_sync(
-                    container.access.authenticate, token, cid
-                )
+                principal = await run_blocking(container.access.authenticate, token, cid)
             except UnauthenticatedError as exc:
                 auth_error = str(exc)
         return Context(container, cid, principal, auth_error)
@@ -199,8 +224,22 @@ def create_app(
         multipart_uploads_enabled=True,
     )
     app.include_router(graphql, prefix="/graphql")
+    # Innermost middleware (appended, not added: after the body limit and Correlate): serves
+    # the plain JSON POST with the same schema, context and result processing as the route.
+    app.user_middleware.append(
+        Middleware(
+            GraphQLFastPath,
+            path="/graphql",
+            schema=schema,
+            context=context_for,
+            process_result=graphql.process_result,
+            encode_json=graphql.encode_json,
+        )
+    )
     app.include_router(sso_router)
     app.include_router(ingest_router)
+    install_exports(app, container)  # GET /exports/statistics/*.csv
+    install_metrics(app, container)  # GET /metrics; HTTP request instruments
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import gc
+import getpass
+import hashlib
+import os
 import sys
 import time
-from typing import Annotated
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api.cli_audit import audit_app
+from application.authz import operator_principal
 from application.demo import (
     load_demo_accounts,
     load_demo_knowledge_base,
+    load_demo_platform_history,
     load_demo_subscribers,
     load_demo_support_desk,
 )
 from application.subscribers_demo import DEMO_SHOWCASE
 from domain.access.permissions import Role
+from domain.history.records import RecordKind
 from domain.shared import DomainError
 from infra.bootstrap import Runtime, load_settings
 from infra.logging import configure_logging
@@ -31,6 +42,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read-model projections.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
 app.add_typer(demo_app, name="demo")
@@ -51,6 +63,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
     demo: Annotated[bool, typer.Option(help="Load demo data if the database is empty")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes; the projection runners of all of them elect one leader"
+            " per projection",
+        ),
+    ] = 1,
 ) -> None:
     """Run the API (and, by default, the projection runners) until stopped."""
     import uvicorn
@@ -62,13 +82,51 @@ def serve(
     try:
         if demo:
             _load_demo(runtime, quiet_if_present=True)
+        if workers > 1:
+            # Each worker builds its own runtime (served_app) on the database this one set up
+            # (and keeps running, when it is the embedded one).
+            runtime.container.close()
+            os.environ["SPOA_DATABASE_URL"] = runtime.database_url
+            console.print(f"SPOA starting {workers} workers: http://{host}:{port}/graphql")
+            uvicorn.run(
+                "api.cli:served_app",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_config=None,
+                access_log=False,
+            )
+            return
         app_ = create_app(runtime.container, on_shutdown=runtime.close)
+        _freeze_start_up_objects()
         console.print(
             f"SPOA ready in {time.monotonic() - started:.1f}s: http://{host}:{port}/graphql"
         )
         uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)
     finally:
         runtime.close()
+
+
+def _freeze_start_up_objects() -> None:
+    """Keep what start-up built (modules, schema, app) out of the garbage collector's full
+    collections, which otherwise walk it all every few thousand requests: stalls that showed
+    in the p99 of bench/subscribers_mutations.py. Only for a serving process: frozen objects
+    are never collected."""
+    gc.collect()
+    gc.freeze()
+
+
+def served_app() -> Any:
+    """The app of one `spoa serve --workers N` worker process (a uvicorn factory)."""
+    from api.app import create_app
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    runtime = Runtime(settings)
+    app_ = create_app(runtime.container, on_shutdown=runtime.close)
+    _freeze_start_up_objects()
+    return app_
 
 
 @accounts_app.command("create-admin")
@@ -175,7 +233,9 @@ def projections_rebuild(
         TimeRemainingColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task(name, total=None, rate=0.0)
+        # A number from the start: the events column cannot format a missing total.
+        head = engine.store_head(engine.projections[name].store)
+        task = progress.add_task(name, total=head, rate=0.0)
         first: list[int] = []
 
         def report(done: int, total: int) -> None:
@@ -191,6 +251,95 @@ def projections_rebuild(
     console.print(f"{name}: generation {generation} is live ({time.monotonic() - started:.1f}s)")
 
 
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="NDJSON file, one record per line ('-' for stdin)")],
+    kind: Annotated[str, typer.Option(help="Record kind: " + ", ".join(RecordKind))],
+    source: Annotated[str, typer.Option(help="Platform feed that produced the file")],
+    batch_size: Annotated[int, typer.Option(help="Records per batch")] = 50_000,
+) -> None:
+    """Ingest platform history records from an NDJSON file, in batches, with progress.
+
+    Batch ids are derived from the file name and each batch's content, so running the same
+    file again stores nothing twice (every batch answers duplicate).
+    """
+    try:
+        record_kind = RecordKind(kind.upper())
+    except ValueError:
+        console.print(f"[red]unknown kind {kind}; one of {', '.join(RecordKind)}[/red]")
+        raise typer.Exit(2) from None
+    runtime = _runtime()
+    history = runtime.container.history
+    principal = operator_principal(f"cli:{getpass.getuser()}", Role.INTEGRATION)
+    batch_size = max(1, min(batch_size, runtime.settings.ingest_max_records))
+    stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")
+    totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    try:
+        with Progress(
+            TextColumn(f"ingesting {record_kind.value}"),
+            TextColumn("{task.completed:,.0f} records"),
+            TextColumn("{task.fields[rate]:,.0f} records/s"),
+            console=console,
+        ) as progress:
+            task = progress.add_task("ingest", total=None, rate=0.0)
+            started = time.monotonic()
+            for number, lines in enumerate(_batches(stream, batch_size), 1):
+                digest = hashlib.sha256(b"".join(lines)).hexdigest()[:24]
+                validator = history.new_validator(record_kind)
+                for index, raw in enumerate(lines):
+                    try:
+                        validator.add(orjson.loads(raw), index)
+                    except orjson.JSONDecodeError as exc:
+                        validator.add_problem(index, f"is not valid JSON ({exc})")
+                result = history.ingest(
+                    principal,
+                    source=source,
+                    batch_id=f"{file.name}:{digest}",
+                    validator=validator,
+                )
+                if result.errors:
+                    totals["rejected"] += 1
+                    console.print(f"[red]batch {number} rejected:[/red]")
+                    for error in result.errors[:20]:
+                        console.print(
+                            f"  line {error.index + 1 + (number - 1) * batch_size}: "
+                            f"{error.field or ''} {error.reason}"
+                        )
+                elif result.duplicate:
+                    totals["duplicate"] += 1
+                totals["accepted"] += result.accepted
+                elapsed = max(time.monotonic() - started, 1e-6)
+                progress.update(
+                    task, advance=len(lines), rate=progress.tasks[0].completed / elapsed
+                )
+    except DomainError as exc:
+        console.print(f"[red]{exc.code}: {exc.message}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+        runtime.close()
+    console.print(
+        f"accepted {totals['accepted']:,} records; {totals['duplicate']} duplicate batches;"
+        f" {totals['rejected']} rejected batches"
+    )
+    if totals["rejected"]:
+        raise typer.Exit(1)
+
+
+def _batches(stream: Any, size: int) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for raw in stream:
+        if not raw.strip():
+            continue
+        batch.append(raw)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _load_demo(runtime: Runtime, quiet_if_present: bool = False) -> None:
     results = load_demo_accounts(runtime.container.access)
     numbers = load_demo_subscribers(runtime.container.access, runtime.container.subscribers)
@@ -199,6 +348,13 @@ def _load_demo(runtime: Runtime, quiet_if_present: bool = False) -> None:
             f"demo subscribers: {len(numbers)} across provinces with change histories"
             f" (try {', '.join(f'{n} ({p})' for n, p in DEMO_SHOWCASE[:3])})"
         )
+        records = load_demo_platform_history(
+            runtime.container.access,
+            runtime.container.history,
+            numbers,
+            runtime.container.clock.now(),
+        )
+        console.print(f"demo platform history: {records} records of every kind, last 90 days")
     kb = load_demo_knowledge_base(
         runtime.container.access, runtime.container.knowledge, runtime.container.contacts
     )

@@ -6,10 +6,10 @@ twice); the batch then goes through the same application path as the GraphQL mut
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import anyio.to_thread
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
@@ -38,8 +38,8 @@ def _feed_lines(validator: BatchValidator, lines: list[bytes], first_line: int) 
         if not raw.strip():
             continue
         try:
-            record = json.loads(raw)
-        except ValueError as exc:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
             validator.add_problem(line_index, f"is not valid JSON ({exc.msg})")
             continue
         validator.add(record, line_index)

@@ -151,7 +151,7 @@ class AccessService:
         claims = self.tokens.decode(token)
         if claims is None:
             raise UnauthenticatedError("invalid or expired token")
-        account = get_or_none(self.store, claims.account_id)
+        account = get_or_none(self.store, claims.account_id, read_only=True)
         if account is None or not account.enabled:
             raise UnauthenticatedError("account unknown or disabled")
         if account.security_stamp != claims.security_stamp:

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
+from application.audit_ports import AggregateAsOf
 from application.authz import Principal
 from application.ports import Clock, EventLog
 from application.tickets import retry_contended
@@ -25,7 +26,6 @@ from domain.support.announcement import Announcement, AnnouncementContent, annou
 from domain.support.values import AnnouncementSeverity, validate_province
 
 _READ, _MANAGE = Permission.ANNOUNCEMENT_READ, Permission.ANNOUNCEMENT_MANAGE
-_TOPIC_PREFIX = Announcement.TOPIC + "."
 
 
 @dataclass(frozen=True)
@@ -120,11 +120,13 @@ class AnnouncementService:
         clock: Clock,
         core_log: EventLog,
         read_model: AnnouncementsReadModel,
+        as_of: AggregateAsOf,
     ) -> None:
         self.store = store
         self.clock = clock
         self.core_log = core_log
         self.read_model = read_model
+        self.aggregates_as_of = as_of
 
     # ------------------------------------------------------------------ commands
     def publish(self, principal: Principal, data: AnnouncementInput) -> AnnouncementResult:
@@ -208,17 +210,11 @@ class AnnouncementService:
     def as_of(
         self, principal: Principal, announcement_id: UUID, at: datetime
     ) -> AnnouncementView | None:
-        """The announcement as it read at `at`, with its status as at then."""
+        """The announcement as it read at `at`, with its status as at then (the version current
+        then, found through the version timeline rather than a replay of the whole stream)."""
         principal.require(_READ)
-        announcement: Announcement | None = None
-        for recorded in self.core_log.stream(announcement_id, 0, 100_000):
-            if not recorded.topic.startswith(_TOPIC_PREFIX):
-                return None
-            event = recorded.event
-            if getattr(event, "at", event.timestamp) > at:
-                break
-            announcement = event.mutate(announcement)
-        return announcement_view(announcement, at) if announcement is not None else None
+        found = self.aggregates_as_of.aggregate_at("Announcement", announcement_id, at)
+        return announcement_view(found, at) if isinstance(found, Announcement) else None
 
     def get(self, principal: Principal, announcement_id: UUID) -> AnnouncementView | None:
         principal.require(_READ)

@@ -1,18 +1,27 @@
-"""Audit queries straight from the event stores (the source of truth), with secrets redacted."""
+"""Audit queries straight from the event stores (the source of truth), with secrets redacted.
+
+Every aggregate type has a trail: core streams from the core store, platform batches from the
+feed store. An event's time is when it happened: the command's `at` where the event carries one
+(tickets, announcements, some subscriber changes), else the time the store recorded it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from application.audit_ports import CheckpointLog, SealedCheckpoint
 from application.authz import Principal
 from application.ports import EventLog, RecordedEvent
 from domain.access.account import account_id_for
 from domain.access.permissions import Permission
 from domain.catalogue import (
+    FEED_STREAM_TYPES,
     NATURAL_KEYS,
     STREAM_TYPES,
     event_type_of_topic,
@@ -41,17 +50,29 @@ def redact(value: Any) -> Any:
 
 
 def jsonable(value: Any) -> Any:
+    """Plain JSON values for events and aggregate state (value objects become objects)."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
-    if isinstance(value, datetime):
+    if isinstance(value, set | frozenset):
+        return sorted((jsonable(v) for v in value), key=repr)
+    if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, UUID):
+    if isinstance(value, UUID | Decimal):
         return str(value)
     if hasattr(value, "value") and hasattr(value, "name"):  # enums
-        return value.value
+        return jsonable(value.value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value
+
+
+def event_time(event: Any) -> datetime:
+    """When the event happened: the command's `at` where it has one, else its timestamp."""
+    at = getattr(event, "at", None)
+    moment: datetime = at if isinstance(at, datetime) else event.timestamp
+    return moment
 
 
 @dataclass(frozen=True)
@@ -82,7 +103,7 @@ def to_entry(recorded: RecordedEvent, stream_id: str) -> AuditEntry:
         stream_id=stream_id,
         version=event.originator_version,
         type=event_type_of_topic(recorded.topic),
-        occurred_at=event.timestamp,
+        occurred_at=event_time(event),
         actor_id=actor.get("account_id") or None,
         actor_username=actor.get("username"),
         reason=meta.get("reason"),
@@ -93,10 +114,24 @@ def to_entry(recorded: RecordedEvent, stream_id: str) -> AuditEntry:
 
 
 class AuditService:
-    def __init__(self, core: EventLog) -> None:
+    def __init__(
+        self,
+        core: EventLog,
+        feed: EventLog | None = None,
+        checkpoint_log: CheckpointLog | None = None,
+    ) -> None:
         self.core = core
+        self.feed = feed
+        self.checkpoint_log = checkpoint_log
         # Natural keys never change once created, so they are safe to remember.
         self._keys: dict[UUID, str] = {}
+
+    def log_of(self, store: str) -> EventLog:
+        if store == "feed" and self.feed is not None:
+            return self.feed
+        if store == "core":
+            return self.core
+        raise ValidationError(f"unknown store {store!r}; one of core, feed", field=["store"])
 
     def events(
         self,
@@ -104,15 +139,26 @@ class AuditService:
         after_position: int,
         limit: int,
         types: Sequence[str] | None = None,
+        store: str = "core",
     ) -> list[AuditEntry]:
         principal.require(Permission.AUDIT_READ)
+        log = self.log_of(store)
         topics: list[str] = []
         if types:
             topics = topics_for_types(list(types))
             if not topics:
                 return []
-        recorded = self.core.feed(after_position, limit, topics)
+        recorded = log.feed(after_position, limit, topics)
         return [self._entry(r) for r in recorded]
+
+    def checkpoints(
+        self, principal: Principal, before_position: int | None, limit: int
+    ) -> list[SealedCheckpoint]:
+        """Hash-chain checkpoints over the core store, newest first."""
+        principal.require(Permission.AUDIT_READ)
+        if self.checkpoint_log is None:
+            return []
+        return list(self.checkpoint_log.checkpoints(before_position, limit))
 
     def trail(
         self,
@@ -124,8 +170,13 @@ class AuditService:
     ) -> list[AuditEntry]:
         principal.require(Permission.AUDIT_READ)
         originator_id = resolve_stream(stream_type, stream_id)
-        recorded = self.core.stream(originator_id, after_version, limit)
-        return [to_entry(r, stream_id) for r in recorded]
+        log = self.log_of("feed" if stream_type in FEED_STREAM_TYPES else "core")
+        recorded = log.stream(originator_id, after_version, limit)
+        if recorded and stream_type_of_topic(recorded[0].topic) != stream_type:
+            return []  # an id of another aggregate type: this type has no such stream
+        # Asked by id or by natural key, the trail names the stream by its natural key.
+        key = self._natural_key(stream_type, originator_id) if recorded else None
+        return [to_entry(r, key or stream_id) for r in recorded]
 
     def _entry(self, recorded: RecordedEvent) -> AuditEntry:
         stream_type = stream_type_of_topic(recorded.topic)
@@ -138,7 +189,8 @@ class AuditService:
         if attribute is None:
             return None
         if originator_id not in self._keys:
-            first = self.core.stream(originator_id, 0, 1)
+            log = self.log_of("feed" if stream_type in FEED_STREAM_TYPES else "core")
+            first = log.stream(originator_id, 0, 1)
             value = getattr(first[0].event, attribute, None) if first else None
             if value is None:
                 return None

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.access.permissions import Permission, Role, province_scope
-from domain.shared import Actor, ChangeMeta, PermissionDeniedError
+from domain.shared import Actor, ChangeMeta, PermissionDeniedError, natural_id
 
 
 @dataclass(frozen=True)
@@ -64,3 +64,11 @@ class Principal:
         if requested is not None and requested != scope:
             raise PermissionDeniedError("this belongs to another province")
         return scope
+
+
+def operator_principal(username: str, role: Role) -> Principal:
+    """An operator acting through the CLI with database access (no staff account behind it);
+    recorded as its own actor so audit trails show who ran the command."""
+    return Principal(
+        account_id=natural_id("operator", username), username=username, role=role, province=None
+    )

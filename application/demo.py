@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from application.access import AccessService, UsernameTakenError, principal_of
 from application.announcements import AnnouncementService
+from application.history import HistoryService
+from application.history_demo import load_demo_history
 from application.knowledge import KnowledgeService
 from application.knowledge_demo import DemoKnowledgeResult, load_demo_knowledge
 from application.subscribers import SubscriberCommands
@@ -77,6 +81,16 @@ def load_demo_subscribers(access: AccessService, subscribers: SubscriberCommands
     return generate_demo_subscribers(
         subscribers.store, subscribers.hasher, team, subscribers.clock.now()
     )
+
+
+def load_demo_platform_history(
+    access: AccessService, history: HistoryService, msisdns: Sequence[str], now: datetime
+) -> int:
+    """History records of every kind for the demo subscribers, sent by the platform account."""
+    platform = access.actor_account(account_id_for("platform"))
+    if platform is None:
+        raise LookupError("demo account platform is missing; load the accounts first")
+    return load_demo_history(history, principal_of(platform), msisdns, now)
 
 
 def load_demo_knowledge_base(

@@ -144,7 +144,7 @@ class HistoryService:
         return self._stored_position(source, batch_id)
 
     def _stored_position(self, source: str, batch_id: str) -> int | None:
-        return self.feed_log.first_position(batch_id_for(source, batch_id))
+        return self.feed_log.last_position(batch_id_for(source, batch_id))
 
     # ------------------------------------------------------------------ queries
     def _consistent(self, consistent_with: int | None) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, BinaryIO, Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application
 
+from application.audit_ports import AggregateAsOf
 from application.authz import Principal
 from application.pagination import CursorCodec
 from application.ports import Clock, ReadModelWaiter
@@ -142,6 +143,7 @@ class KnowledgeService:
         waiter: ReadModelWaiter,
         clock: Clock,
         document_max_bytes: int,
+        as_of: AggregateAsOf,
     ) -> None:
         self.store = store
         self.faqs = faqs
@@ -150,6 +152,7 @@ class KnowledgeService:
         self.waiter = waiter
         self.clock = clock
         self.document_max_bytes = document_max_bytes
+        self.aggregates_as_of = as_of
 
     # ------------------------------------------------------------------ FAQ commands
     def create_faq(
@@ -283,19 +286,11 @@ class KnowledgeService:
         return FaqView.of(faq)
 
     def faq_as_of(self, principal: Principal, faq_id: UUID, at: datetime) -> FaqView | None:
-        """The FAQ as it stood at `at`, rebuilt from its events (None if absent or removed)."""
+        """The FAQ as it stood at `at`, the version current then found through the version
+        timeline rather than a scan of its events (None if absent or removed then)."""
         principal.require(Permission.FAQ_READ)
-        moment = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-        version = None
-        stored: Any
-        for stored in self.store.events.get(faq_id):
-            if stored.timestamp > moment:
-                break
-            version = stored.originator_version
-        if version is None:
-            return None
-        faq: Faq = self.store.repository.get(faq_id, version=version)
-        return None if faq.removed else FaqView.of(faq)
+        faq = self.aggregates_as_of.aggregate_at("Faq", faq_id, at)
+        return FaqView.of(faq) if isinstance(faq, Faq) and not faq.removed else None
 
     def search(
         self,

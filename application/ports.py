@@ -71,8 +71,8 @@ class EventLog(Protocol):
 
     def head(self) -> int: ...
 
-    def first_position(self, originator_id: UUID) -> int | None:
-        """The position of a stream's first event, without decoding it; None if none."""
+    def last_position(self, originator_id: UUID) -> int | None:
+        """The position of a stream's last event, without decoding it; None if none."""
         ...
 
 

@@ -24,9 +24,11 @@ def save(store: Application[UUID], *aggregates: Any) -> int:
     return int(notification.id)
 
 
-def get_or_none(store: Application[UUID], aggregate_id: UUID) -> Any:
+def get_or_none(store: Application[UUID], aggregate_id: UUID, *, read_only: bool = False) -> Any:
+    """The aggregate, or None. `read_only`: the caller never mutates it, so a cached instance
+    may be handed out as is, without a copy."""
     try:
-        return store.repository.get(aggregate_id)
+        return store.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
     except AggregateNotFoundError:
         return None
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -24,11 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from subscribers_generate import (
@@ -40,6 +43,7 @@ from subscribers_generate import (
 )
 
 from domain.subscribers.subscriber import subscriber_id_for
+from infra.database import ConnectionParams
 
 LEVELS = ["NONE", "NO_MARKETING", "ESSENTIAL_ONLY", "ALL_BLOCKED"]
 PLANS = ["FREE", "PLUS_5", "VIP_20"]
@@ -112,7 +116,9 @@ def prepare(url: str, count: int) -> list[Mailbox]:
         container.close()
 
 
-def start_server(url: str, port: int, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, port: int, extra_env: dict[str, str], extra_args: list[str]
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
         SPOA_DATABASE_URL=url,
@@ -122,7 +128,7 @@ def start_server(url: str, port: int, extra_env: dict[str, str]) -> subprocess.P
         SPOA_LOG_LEVEL="WARNING",
     )
     env.update(extra_env)
-    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), *extra_args]
     root = Path(__file__).resolve().parents[1]
     server = subprocess.Popen(command, env=env, cwd=root)  # noqa: S603 - our own interpreter
     deadline = time.monotonic() + 60
@@ -152,15 +158,69 @@ async def login(client: httpx.AsyncClient, username: str) -> str:
     return token
 
 
+class KeepAliveConnection:
+    """A minimal HTTP/1.1 client on one keep-alive connection: writes a POST, reads the status,
+    headers and the (content-length or chunked) body. Real HTTP, a fraction of httpx's CPU, so
+    that the client on the same machine takes less from the server (`--client httpx` compares).
+    """
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.host, self.port = host, port
+        self.head = (
+            f"POST /graphql HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        ).encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, payload: dict[str, Any]) -> Any:
+        if self.writer is None or self.reader is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        body = json.dumps(payload).encode()
+        self.writer.write(self.head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        reader = self.reader
+        await reader.readline()  # status line: the GraphQL body tells success or errors
+        length, chunked, close = 0, False, False
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                close = b"close" in value.lower()
+        if chunked:
+            parts = []
+            while size := int((await reader.readline()).split(b";")[0], 16):
+                parts.append(await reader.readexactly(size))
+                await reader.readline()
+            await reader.readline()
+            content = b"".join(parts)
+        else:
+            content = await reader.readexactly(length)
+        if close:
+            self.writer.close()
+            self.reader = self.writer = None
+        return json.loads(content)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 async def worker(
-    client: httpx.AsyncClient,
-    token: str,
+    post: Callable[[dict[str, Any]], Awaitable[Any]],
     mailboxes: list[Mailbox],
     start_at: float,
     stop_at: float,
     tally: Tally,
+    stagger: float = 0.0,
 ) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
+    # Connections opened one after another, not in one burst, so that with
+    # `spoa serve --workers N` each worker accepts its share of them (all at once, the first
+    # worker to wake accepts them all, and keep-alive keeps them there).
+    await asyncio.sleep(stagger)
     index = 0
     while True:
         now = time.perf_counter()
@@ -172,11 +232,8 @@ async def worker(
         document = f"mutation($i: {input_type}!) {{ {name}(input: $i) {PAYLOAD} }}"
         variables = {"i": {"msisdn": mailbox.msisdn, **fields, "context": {"reason": "bench"}}}
         began = time.perf_counter()
-        response = await client.post(
-            "/graphql", json={"query": document, "variables": variables}, headers=headers
-        )
+        body = await post({"query": document, "variables": variables})
         took = time.perf_counter() - began
-        body = response.json()
         problems = body.get("errors") or (body.get("data") or {}).get(name, {}).get("userErrors")
         if began < start_at:
             continue  # warm-up
@@ -193,6 +250,32 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds(dbname: str) -> float:
+    """utime + stime of the PostgreSQL backends serving `dbname` (same machine), from /proc."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            if title.startswith("postgres: ") and f" {dbname} " in title:
+                total += process_cpu_seconds(int(entry.name))
+        except OSError:
+            continue  # the backend went away
+    return total
+
+
+def database_transactions(url: str) -> int:
+    """Transactions committed or rolled back in the database so far (PostgreSQL's statistics,
+    flushed by each backend within about a second)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -200,12 +283,41 @@ def machine_busy() -> tuple[float, float]:
     return sum(values) - idle, sum(values)
 
 
-async def cpu_window(pid: int, start_at: float, stop_at: float, out: dict[str, float]) -> None:
+def server_cpu_seconds(pid: int) -> float:
+    """The server process and its children (uvicorn workers, a projections process)."""
+    total = process_cpu_seconds(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else []:
+        try:
+            total += server_cpu_seconds(int(child))
+        except OSError:
+            continue
+    return total
+
+
+async def cpu_window(
+    pid: int, url: str, start_at: float, stop_at: float, out: dict[str, float]
+) -> None:
+    dbname = ConnectionParams.from_url(url).dbname
     await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
-    cpu0, (busy0, total0) = process_cpu_seconds(pid), machine_busy()
+    # Off the event loop, so the readings do not hold up the client's requests.
+    tx0 = await asyncio.to_thread(database_transactions, url)
+    me0 = time.process_time()
+    cpu0, db0 = await asyncio.to_thread(
+        lambda: (server_cpu_seconds(pid), database_cpu_seconds(dbname))
+    )
+    busy0, total0 = machine_busy()
     await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
-    cpu1, (busy1, total1) = process_cpu_seconds(pid), machine_busy()
+    me1 = time.process_time()
+    cpu1, db1 = await asyncio.to_thread(
+        lambda: (server_cpu_seconds(pid), database_cpu_seconds(dbname))
+    )
+    busy1, total1 = machine_busy()
+    await asyncio.sleep(1.5)  # let the backends flush their statistics
+    out["transactions"] = await asyncio.to_thread(database_transactions, url) - tx0
     out["server_cpu"] = cpu1 - cpu0
+    out["database_cpu"] = db1 - db0
+    out["client_cpu"] = me1 - me0
     out["machine_busy"] = (busy1 - busy0) / max(1, total1 - total0)
 
 
@@ -216,18 +328,43 @@ async def run_level(
     concurrency: int,
     seconds: float,
     server_pid: int,
+    url: str,
+    client_kind: str,
 ) -> dict[str, Any]:
     shares = [mailboxes[i::concurrency] for i in range(concurrency)]
     tally = Tally()
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {token}"}
+    host, port = base_url.removeprefix("http://").rsplit(":", 1)
+    connections = [KeepAliveConnection(host, int(port), token) for _ in shares]
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+
+        async def httpx_post(payload: dict[str, Any]) -> Any:
+            return (await client.post("/graphql", json=payload, headers=headers)).json()
+
         start_at = time.perf_counter() + 2.0  # warm-up
         stop_at = start_at + seconds
         cpu: dict[str, float] = {}
-        await asyncio.gather(
-            cpu_window(server_pid, start_at, stop_at, cpu),
-            *(worker(client, token, share, start_at, stop_at, tally) for share in shares),
-        )
+        try:
+            await asyncio.gather(
+                cpu_window(server_pid, url, start_at, stop_at, cpu),
+                *(
+                    worker(
+                        httpx_post if client_kind == "httpx" else connection.post,
+                        share,
+                        start_at,
+                        stop_at,
+                        tally,
+                        stagger=0.05 * number,
+                    )
+                    for number, (share, connection) in enumerate(
+                        zip(shares, connections, strict=True)
+                    )
+                ),
+            )
+        finally:
+            for connection in connections:
+                connection.close()
     latencies = sorted(tally.latencies)
     count = len(latencies)
 
@@ -244,24 +381,37 @@ async def run_level(
         "max_ms": latencies[-1] * 1000 if count else float("nan"),
         "mean_ms": statistics.fmean(latencies) * 1000 if count else float("nan"),
         "server_cpu_ms": cpu.get("server_cpu", 0.0) * 1000 / max(1, count),
+        "database_cpu_ms": cpu.get("database_cpu", 0.0) * 1000 / max(1, count),
+        "client_cpu_ms": cpu.get("client_cpu", 0.0) * 1000 / max(1, count),
+        "transactions": cpu.get("transactions", 0.0) / max(1, count),
         "machine_busy": cpu.get("machine_busy", 0.0),
     }
 
 
 async def bench(
-    base_url: str, mailboxes: list[Mailbox], levels: list[int], seconds: float, server_pid: int
+    base_url: str,
+    mailboxes: list[Mailbox],
+    levels: list[int],
+    seconds: float,
+    server_pid: int,
+    url: str,
+    client_kind: str,
 ) -> None:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         token = await login(client, "bench.admin")
     print(
         f"{'concurrency':>11} {'mutations/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
-        f" {'server CPU ms/mut':>18} {'machine busy':>13}  errors"
+        f"   CPU ms/mutation: {'server':>6} {'db':>5} {'client':>6}"
+        f" {'db tx/mut':>9} {'machine busy':>13}  errors"
     )
     for concurrency in levels:
-        r = await run_level(base_url, token, mailboxes, concurrency, seconds, server_pid)
+        r = await run_level(
+            base_url, token, mailboxes, concurrency, seconds, server_pid, url, client_kind
+        )
         print(
             f"{r['concurrency']:>11} {r['per_second']:>12.0f} {r['p50_ms']:>8.1f}"
-            f" {r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['server_cpu_ms']:>18.2f}"
+            f" {r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {'':>17}{r['server_cpu_ms']:>6.2f}"
+            f" {r['database_cpu_ms']:>5.2f} {r['client_cpu_ms']:>6.2f} {r['transactions']:>9.1f}"
             f" {r['machine_busy']:>13.0%}  {r['errors'] or '-'}",
             flush=True,
         )
@@ -277,6 +427,18 @@ def main() -> None:
         "--server-env", nargs="*", default=[], help="extra KEY=VALUE for the server process"
     )
     parser.add_argument(
+        "--client",
+        choices=["keepalive", "httpx"],
+        default="keepalive",
+        help="HTTP client: a minimal keep-alive HTTP/1.1 one (default) or httpx (more CPU)",
+    )
+    parser.add_argument(
+        "--serve-args",
+        nargs="*",
+        default=[],
+        help="extra `spoa serve` options, e.g. --serve-args=--workers=2",
+    )
+    parser.add_argument(
         "--py-spy",
         metavar="FILE",
         help="sample the server with py-spy (must be on PATH) into FILE (collapsed stacks)",
@@ -289,7 +451,7 @@ def main() -> None:
         mailboxes = prepare(url, args.subscribers)
         port = free_port()
         extra = dict(item.split("=", 1) for item in args.server_env)
-        server = start_server(url, port, extra)
+        server = start_server(url, port, extra, args.serve_args)
         print(
             f"server up on port {port}; {len(mailboxes)} active mailboxes;"
             f" {args.seconds:.0f} s per level after a 2 s warm-up; {os.cpu_count()} CPUs",
@@ -301,7 +463,15 @@ def main() -> None:
             command += ["--threads", "--format", "raw", "--output", args.py_spy, "--nonblocking"]
             sampler = subprocess.Popen(command)  # noqa: S603 - a developer's own tool
         asyncio.run(
-            bench(f"http://127.0.0.1:{port}", mailboxes, args.concurrency, args.seconds, server.pid)
+            bench(
+                f"http://127.0.0.1:{port}",
+                mailboxes,
+                args.concurrency,
+                args.seconds,
+                server.pid,
+                url,
+                args.client,
+            )
         )
         if sampler is not None:
             sampler.send_signal(2)  # SIGINT: py-spy writes its file and exits

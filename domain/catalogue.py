@@ -27,6 +27,9 @@ STREAM_TYPES: dict[str, type[Aggregate]] = {
     "SupportContact": SupportContact,
 }
 
+# Stream types kept in the feed store (platform record batches); every other one is core.
+FEED_STREAM_TYPES: frozenset[str] = frozenset({"PlatformBatch"})
+
 # The attribute of a stream's first event that holds its natural key (audit stream ids).
 NATURAL_KEYS: dict[str, str] = {
     "Account": "username",

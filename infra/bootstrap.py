@@ -14,19 +14,24 @@ from psycopg_pool import ConnectionPool
 from application.access import AccessService, LockoutPolicy
 from application.announcements import AnnouncementService
 from application.audit import AuditService
+from application.audit_state import AsOfService
 from application.history import HistoryService
 from application.knowledge import KnowledgeService
 from application.operations import OperationsService
 from application.pagination import CursorCodec
+from application.statistics import StatisticsService
 from application.subscribers import SubscriberCommands
 from application.subscribers_queries import PointsStanding, SubscriberQueries
 from application.support_contacts import SupportContactService
 from application.ticket_queries import TicketQueryService
 from application.tickets import TicketService
 from domain.access.account import Account
+from infra.audit_export import AuditExporter, offline_mapper, replay_export
+from infra.audit_verify import ChainVerifier, load_anchors
 from infra.blobs import PgDocumentStore
 from infra.database import ConnectionParams, EmbeddedPostgres
 from infra.event_log import PgEventLog
+from infra.metrics import Metrics
 from infra.passwords import Argon2Hasher
 from infra.schema import upgrade
 from infra.settings import Settings
@@ -35,6 +40,8 @@ from infra.support_config import sla_policy
 from infra.tokens import JwtSsoVerifier, JwtTokenService, PgJtiRegistry, SystemClock
 from projections.accounts import AccountsProjection, AccountsQueries
 from projections.announcements import AnnouncementsProjection, AnnouncementsQueries
+from projections.audit_chain import AuditChainProjection
+from projections.audit_queries import AuditCheckpoints, StreamTimeline
 from projections.base import Projection
 from projections.contacts import SupportContactsProjection, SupportContactsQueries
 from projections.faqs import FaqQueries, FaqsProjection
@@ -45,6 +52,7 @@ from projections.runtime import (
     StoreSource,
     wait_for_position,
 )
+from projections.statistics import StatisticsProjection, StatisticsQueries
 from projections.subscribers import SubscribersProjection, SubscriberSummaries
 from projections.tickets import TicketsProjection, TicketsQueries
 
@@ -60,6 +68,8 @@ def all_projections() -> list[Projection]:
         AnnouncementsProjection(),
         FaqsProjection(),
         SupportContactsProjection(),
+        AuditChainProjection(),
+        StatisticsProjection(),
     ]
 
 
@@ -79,7 +89,7 @@ class Container:
         self.settings = settings
         self.params = ConnectionParams.from_url(database_url)
         self.conninfo = self.params.conninfo()
-        env = store_env(self.params, settings.db_pool_size)
+        env = store_env(self.params, settings.db_pool_size, settings.aggregate_cache_size)
         self.core = CoreStore(env=env)
         self.feed = FeedStore(env=env)
         self.read_pool: ConnectionPool[Any] = ConnectionPool(
@@ -135,7 +145,19 @@ class Container:
         )
         self.core_log = PgEventLog(self.core, CORE_EVENTS_TABLE)
         self.feed_log = PgEventLog(self.feed, FEED_EVENTS_TABLE)
-        self.audit = AuditService(self.core_log)
+        self.audit = AuditService(
+            self.core_log, self.feed_log, AuditCheckpoints(self.read_pool.connection)
+        )
+        self.as_of = AsOfService(
+            self.core,
+            self.feed,
+            StreamTimeline(self.read_pool.connection, CORE_EVENTS_TABLE, indexed=True),
+            StreamTimeline(self.read_pool.connection, FEED_EVENTS_TABLE, indexed=False),
+        )
+        self.audit_exporter = AuditExporter(
+            self.conninfo, {"core": CORE_EVENTS_TABLE, "feed": FEED_EVENTS_TABLE}
+        )
+        self.audit_verifier = ChainVerifier(self.conninfo, CORE_EVENTS_TABLE)
         self.operations = OperationsService(self.engine)
         self.history = HistoryService(
             self.feed,
@@ -158,9 +180,14 @@ class Container:
             self.core_log,
             TicketsQueries(self.read_pool.connection),
             self.waiter,
+            self.as_of,
         )
         self.announcements = AnnouncementService(
-            self.core, self.clock, self.core_log, AnnouncementsQueries(self.read_pool.connection)
+            self.core,
+            self.clock,
+            self.core_log,
+            AnnouncementsQueries(self.read_pool.connection),
+            self.as_of,
         )
         self.cursors = CursorCodec(
             hashlib.sha256(b"cursor:" + settings.secret_key.get_secret_value().encode()).digest()
@@ -174,9 +201,16 @@ class Container:
             waiter=self.waiter,
             clock=self.clock,
             document_max_bytes=settings.document_max_bytes,
+            as_of=self.as_of,
         )
         self.contacts = SupportContactService(
             self.core, SupportContactsQueries(self.read_pool.connection), self.waiter
+        )
+        self.statistics = StatisticsService(
+            StatisticsQueries(self.read_pool.connection), self.waiter, self.clock
+        )
+        self.metrics = Metrics(
+            self.engine, lambda: self.runner.leading if self.runner is not None else ()
         )
 
     def upgrade(self) -> None:
@@ -186,7 +220,11 @@ class Container:
         upgrade(self.conninfo, recorders, [CORE_EVENTS_TABLE, FEED_EVENTS_TABLE], self.engine)
 
     def start_projections(self) -> ProjectionRunner:
-        self.runner = ProjectionRunner(self.engine, self.settings.projection_poll_seconds)
+        self.runner = ProjectionRunner(
+            self.engine,
+            self.settings.projection_poll_seconds,
+            self.settings.projection_batch_seconds,
+        )
         self.runner.start()
         return self.runner
 
@@ -251,4 +289,12 @@ def _secret(value: str) -> Any:
     return SecretStr(value)
 
 
-__all__ = ["Account", "Container", "Runtime", "load_settings"]
+__all__ = [
+    "Account",
+    "Container",
+    "Runtime",
+    "load_anchors",
+    "load_settings",
+    "offline_mapper",
+    "replay_export",
+]

@@ -70,10 +70,10 @@ class PgEventLog:
             cur.execute(query, (originator_id, after_version, limit))
             return [self._decode(row) for row in cur.fetchall()]
 
-    def first_position(self, originator_id: UUID) -> int | None:
+    def last_position(self, originator_id: UUID) -> int | None:
         query = sql.SQL(
             "SELECT notification_id FROM {} WHERE originator_id = %s"
-            " ORDER BY originator_version LIMIT 1"
+            " ORDER BY originator_version DESC LIMIT 1"
         ).format(self._table)
         with self._datastore.get_connection() as conn, conn.cursor() as cur:
             cur.execute(query, (originator_id,))

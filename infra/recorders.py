@@ -1,10 +1,17 @@
-"""Event recorder that writes without libpq pipeline mode.
+"""Event recorder: small saves in one statement, large ones without libpq pipeline mode.
 
-eventsourcing's PostgreSQL recorder sends its LOCK, NOTIFY and INSERT in one pipeline. With a
-large parameter (the INSERT passes every stored event of a save as one array, and a platform
-batch of 100,000 records is megabytes) psycopg's pipeline stalls: both sides wait to read.
-Writing the same statements in an ordinary transaction costs two extra local round trips and
-never stalls. Everything else (table lock, NOTIFY, returned positions) is unchanged.
+eventsourcing's PostgreSQL recorder takes an EXCLUSIVE lock on the events table (so positions
+are committed in order and a reader never passes over a gap that fills later), sends NOTIFY and
+inserts, in one transaction. Both ways below keep exactly that; they differ in round trips.
+
+- A small save (a command's few events: the common case) calls a function that does SET LOCAL
+  lock_timeout, LOCK TABLE, NOTIFY and the INSERT, as one autocommit statement: one round
+  trip, and the table lock is held for the insert only, never across client round trips
+  (eventsourcing's own database function, POSTGRES_ENABLE_DB_FUNCTIONS, omits the lock, so
+  readers could miss events under concurrent writers; this one keeps it).
+- A save over SINGLE_STATEMENT_MAX_BYTES (a platform batch of 100,000 records is megabytes)
+  writes the same statements in an ordinary transaction. Not eventsourcing's pipeline: with a
+  large parameter psycopg's pipeline stalls, both sides waiting to read.
 """
 
 from __future__ import annotations
@@ -13,13 +20,75 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
+from psycopg.sql import SQL, Identifier
+
+SINGLE_STATEMENT_MAX_BYTES = 64 * 1024
 
 
 class UnpipelinedApplicationRecorder(PostgresApplicationRecorder):
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = Identifier(self.datastore.schema)
+        function = Identifier(f"spoa_insert_{self.events_table_name.replace('.', '_')}")
+        table = Identifier(self.events_table_name)
+        # Created by `spoa db upgrade` with the table (recorder.create_table()).
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}("
+                "ids {id_type}[], versions bigint[], topics text[], states bytea[])"
+                " RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$"
+                " BEGIN"
+                "  SET LOCAL lock_timeout = '{lock_timeout}s';"
+                "  LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;"
+                "  NOTIFY {channel};"
+                "  RETURN QUERY INSERT INTO {schema}.{table}"
+                "   (originator_id, originator_version, topic, state)"
+                "   SELECT * FROM unnest(ids, versions, topics, states)"
+                "   RETURNING notification_id;"
+                " END; $BODY$"
+            ).format(
+                schema=schema,
+                function=function,
+                id_type=Identifier(self.datastore.originator_id_type),
+                lock_timeout=self.datastore.lock_timeout,
+                table=table,
+                channel=Identifier(self.channel_name),
+            )
+        )
+        self._insert_function_call = SQL(
+            "SELECT * FROM {schema}.{function}(%s::{id_type}[], %s::bigint[], %s::text[],"
+            " %s::bytea[])"
+        ).format(
+            schema=schema, function=function, id_type=Identifier(self.datastore.originator_id_type)
+        )
+
     def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if stored_events and sum(len(e.state) for e in stored_events) <= SINGLE_STATEMENT_MAX_BYTES:
+            return self._insert_in_one_statement(stored_events)
+        return self._insert_unpipelined(stored_events, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_in_one_statement(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            assert conn.autocommit  # the statement is its own transaction
+            curs.execute(
+                self._insert_function_call,
+                (
+                    [e.originator_id for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                    [e.topic for e in stored_events],
+                    [e.state for e in stored_events],
+                ),
+                prepare=True,
+            )
+            return [next(iter(row.values())) for row in curs.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_unpipelined(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     sso_max_lifetime_seconds: int = Field(default=60, description="Max exp distance of a ticket")
 
     db_pool_size: int = Field(default=8, ge=1, description="Connections per pool")
+    aggregate_cache_size: int = Field(
+        default=10_000,
+        ge=0,
+        description="Core aggregates kept in memory per process, re-read from their events on"
+        " every use (0: off)",
+    )
     graphql_max_depth: int = Field(default=12, description="Max query depth")
     graphql_max_aliases: int = Field(default=30, description="Max aliases per document")
     graphql_max_tokens: int = Field(default=5000, description="Max tokens per document")
@@ -53,6 +59,11 @@ class Settings(BaseSettings):
     )
     projection_page_size: int = Field(default=2000, ge=1, description="Events per projection page")
     projection_poll_seconds: float = Field(default=1.0, description="Polling interval (truth)")
+    projection_batch_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        description="Under load (a step found a backlog) a runner steps at most this often",
+    )
     ingest_max_records: int = Field(default=100_000, ge=1, description="Records per batch")
     ingest_max_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="Bytes per bulk NDJSON batch"

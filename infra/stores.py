@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, Repository
 
 from domain.access.account import Account
 from domain.subscribers.subscriber import Subscriber
+from infra.aggregate_cache import CachingRepository
 from infra.database import ConnectionParams
 
 CORE_EVENTS_TABLE = "core_events"
@@ -25,6 +26,15 @@ class CoreStore(Application[UUID]):
     # (bench/subscribers_reads.py measures it).
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Account: 50, Subscriber: 20}
 
+    def construct_repository(self) -> Repository[UUID]:
+        # Recent aggregates stay in memory, brought up to date from the events on every get
+        # (infra/aggregate_cache.py): a get is one read instead of a snapshot and an events read.
+        return CachingRepository(
+            self.events,
+            snapshot_store=self.snapshots,
+            maxsize=int(self.env.get(AGGREGATE_CACHE_SIZE_KEY) or 0),
+        )
+
 
 class FeedStore(Application[UUID]):
     """Platform record batches: high volume, never queued behind staff commands."""
@@ -32,7 +42,12 @@ class FeedStore(Application[UUID]):
     name = "feed"
 
 
-def store_env(params: ConnectionParams, pool_size: int) -> dict[str, Any]:
+AGGREGATE_CACHE_SIZE_KEY = "SPOA_AGGREGATE_CACHE_SIZE"
+
+
+def store_env(
+    params: ConnectionParams, pool_size: int, aggregate_cache_size: int = 0
+) -> dict[str, Any]:
     """Translate our settings into eventsourcing's environment keys (the one place that does)."""
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -41,14 +56,21 @@ def store_env(params: ConnectionParams, pool_size: int) -> dict[str, Any]:
         "POSTGRES_PORT": params.port,
         "POSTGRES_USER": params.user,
         "POSTGRES_PASSWORD": params.password,
-        "POSTGRES_POOL_SIZE": str(pool_size),
-        "POSTGRES_MAX_OVERFLOW": str(pool_size),
+        # eventsourcing opens POOL_SIZE connections up front and grows by MAX_OVERFLOW under
+        # load: keep two open per store (the feed store is idle in most processes, and each
+        # `spoa serve --workers N` process has its own pools), up to 2 × pool_size as before.
+        "POSTGRES_POOL_SIZE": str(min(2, pool_size)),
+        "POSTGRES_MAX_OVERFLOW": str(2 * pool_size - min(2, pool_size)),
         "POSTGRES_CONN_MAX_AGE": "3600",
-        "POSTGRES_PRE_PING": "y",
+        # No "SELECT 1" before every use of a pooled connection (it was 3 of a proxy setting's
+        # round trips): eventsourcing retries reads and writes on connection errors, and the
+        # pool drops a broken connection when it comes back.
+        "POSTGRES_PRE_PING": "n",
         "POSTGRES_LOCK_TIMEOUT": "10",
         "APPLICATION_RECORDER_TOPIC": "infra.recorders:UnpipelinedApplicationRecorder",
         # Tables are created only by the explicit schema step (`spoa db upgrade`).
         "CREATE_TABLE": "n",
+        AGGREGATE_CACHE_SIZE_KEY: str(aggregate_cache_size),
         # Deliberately NOT setting POSTGRES_ENABLE_DB_FUNCTIONS: it drops the table lock and
         # subscribers then miss events under concurrent writers (design.md §2.2).
     }

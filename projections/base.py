@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from eventsourcing.persistence import StoredEvent
 from psycopg import Cursor
 
 
@@ -15,6 +16,8 @@ class Envelope:
 
     position: int
     event: Any
+    #: the stored row as written (projections with `raw = True` get this and event=None)
+    stored: StoredEvent | None = None
 
 
 class Projection:
@@ -34,6 +37,8 @@ class Projection:
     tables: ClassVar[tuple[str, ...]] = ()
     #: events per page, when the store's events are large (feed batches); None: the default
     page_size: ClassVar[int | None] = None
+    #: receive stored rows undecoded (Envelope.stored), e.g. to hash the bytes as written
+    raw: ClassVar[bool] = False
 
     def create_tables(self, cur: Cursor[Any], schema: str) -> None:
         raise NotImplementedError  # each read model defines its DDL

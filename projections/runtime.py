@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,8 @@ from projections.base import Envelope, Projection
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
+RECENT_EVENTS = 10_000  # decoded events kept for the other runners reading the same pages
+BATCH_BACKLOG = 5  # events found by one step that make the next wait (ProjectionRunner)
 
 
 def generation_schema(name: str, generation: int) -> str:
@@ -82,6 +85,9 @@ class ProjectionEngine:
         self.projections = {p.name: p for p in projections}
         self.sources = sources
         self.page_size = page_size
+        self._step_reads: dict[str, sql.Composed] = {}
+        self._recent: OrderedDict[tuple[str, int], Any] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def connect(self, autocommit: bool = True) -> Connection[Any]:
         return psycopg.connect(self.conninfo, autocommit=autocommit)
@@ -141,23 +147,55 @@ class ProjectionEngine:
         rows = cur.fetchall()
         if not rows:
             return None, []
+        return rows[-1][0], self._envelopes(projection, rows)
+
+    def _envelopes(self, projection: Projection, rows: Sequence[Sequence[Any]]) -> list[Envelope]:
+        """Envelopes of the page rows (notification_id, originator_id, originator_version, topic,
+        state) that the projection subscribes to."""
+        source = self.sources[projection.store]
         topics = projection.topics
-        envelopes = [
-            Envelope(
-                position=row[0],
-                event=source.mapper.to_domain_event(
-                    StoredEvent(
+        if projection.raw:
+            return [
+                Envelope(
+                    position=row[0],
+                    event=None,
+                    stored=StoredEvent(
                         originator_id=row[1],
                         originator_version=row[2],
                         topic=row[3],
                         state=bytes(row[4]),
-                    )
-                ),
-            )
+                    ),
+                )
+                for row in rows
+                if not topics or row[3] in topics
+            ]
+        return [
+            Envelope(position=row[0], event=self._decoded(projection.store, source, row))
             for row in rows
             if not topics or row[3] in topics
         ]
-        return rows[-1][0], envelopes
+
+    def _decoded(self, store: str, source: StoreSource, row: Sequence[Any]) -> Any:
+        """The domain event of a page row, decoded once for all the projections that read it
+        (events are immutable values; the runners read the same pages at about the same time).
+        """
+        key = (store, row[0])
+        with self._recent_lock:
+            event = self._recent.get(key)
+        if event is None:
+            event = source.mapper.to_domain_event(
+                StoredEvent(
+                    originator_id=row[1],
+                    originator_version=row[2],
+                    topic=row[3],
+                    state=bytes(row[4]),
+                )
+            )
+            with self._recent_lock:
+                self._recent[key] = event
+                if len(self._recent) > RECENT_EVENTS:
+                    self._recent.popitem(last=False)
+        return event
 
     def _apply_page(
         self, cur: Cursor[Any], projection: Projection, generation: int, limit: int
@@ -187,18 +225,61 @@ class ProjectionEngine:
         return last - row[0]
 
     def step(self, conn: Connection[Any], name: str) -> int:
-        """Apply one page to the active generation. Returns how far the position moved."""
+        """Apply one page to the active generation. Returns how far the position moved.
+
+        The live runners step every projection every few events, so a step is lean: the
+        tracking row and the page come in one statement. (Not a libpq pipeline: it costs more
+        CPU than the round trips it saves on a local server, and projections may COPY.)
+        """
         projection = self.projections[name]
+        limit = projection.page_size or self.page_size
         with conn.transaction(), conn.cursor() as cur:
-            # Locking the registry row serialises us with a rebuild's swap.
+            # Locking the registry row serialises us with a rebuild's swap. The read is the next
+            # statement: it starts, and takes its snapshot, only once the lock is ours, so it
+            # sees the active generation and tracking position as a swap committed them.
             cur.execute(
-                "SELECT active_generation FROM projection_registry WHERE name = %s FOR UPDATE",
+                "SELECT 1 FROM projection_registry WHERE name = %s FOR UPDATE",
                 (name,),
+                prepare=True,
             )
-            row = cur.fetchone()
-            if row is None:
+            cur.execute(self._step_read_sql(projection.store), (name, name, limit), prepare=True)
+            rows = cur.fetchall()
+            if not rows:
                 raise LookupError(f"projection {name} is not installed (run `spoa db upgrade`)")
-            return self._apply_page(cur, projection, row[0], projection.page_size or self.page_size)
+            generation, position = rows[0][0], rows[0][1]
+            if rows[0][2] is None:
+                return 0  # caught up
+            page = [row[2:] for row in rows]
+            last = page[-1][0]
+            envelopes = self._envelopes(projection, page)
+            if envelopes:
+                projection.apply(cur, generation_schema(name, generation), envelopes)
+            cur.execute(
+                "UPDATE projection_tracking SET position = %s, updated_at = now()"
+                " WHERE name = %s AND generation = %s",
+                (last, name, generation),
+                prepare=True,
+            )
+            return int(last - position)
+
+    def _step_read_sql(self, store: str) -> sql.Composed:
+        """The active generation's tracking row (locked) and the page after its position."""
+        composed = self._step_reads.get(store)
+        if composed is None:
+            composed = sql.SQL(
+                "SELECT t.generation, t.position, e.notification_id, e.originator_id,"
+                " e.originator_version, e.topic, e.state"
+                " FROM (SELECT generation, position FROM projection_tracking"
+                "   WHERE name = %s AND generation ="
+                "     (SELECT active_generation FROM projection_registry WHERE name = %s)"
+                "   FOR UPDATE) t"
+                " LEFT JOIN LATERAL (SELECT notification_id, originator_id, originator_version,"
+                "   topic, state FROM {} WHERE notification_id > t.position"
+                "   ORDER BY notification_id LIMIT %s) e ON true"
+                " ORDER BY e.notification_id"
+            ).format(sql.Identifier(self.sources[store].table))
+            self._step_reads[store] = composed
+        return composed
 
     def catch_up(self, name: str) -> None:
         """Apply pages until the projection has seen every stored event (tests, CLI)."""
@@ -404,9 +485,15 @@ class ProjectionEngine:
 class ProjectionRunner:
     """Follows the stores live for a set of projections, as leader where it wins the lock."""
 
-    def __init__(self, engine: ProjectionEngine, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self, engine: ProjectionEngine, poll_seconds: float = 1.0, batch_seconds: float = 0.0
+    ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
+        # When a step finds a backlog (events arrive faster than the runner steps one by one),
+        # the next one waits until batch_seconds after it, so one page (one transaction) serves
+        # many events; otherwise a runner steps as soon as it is woken.
+        self.batch_seconds = batch_seconds
         self._stop = threading.Event()
         self._wakeups = {name: threading.Event() for name in engine.projections}
         self._threads: list[threading.Thread] = []
@@ -477,11 +564,21 @@ class ProjectionRunner:
         self.leading.add(name)
         self.errors.pop(name, None)
         wakeup = self._wakeups[name]
+        projection = self.engine.projections[name]
+        limit = projection.page_size or self.engine.page_size
         while not self._stop.is_set():
             wakeup.clear()
-            if self.engine.step(conn, name):
-                continue
+            stepped_at = time.monotonic()
+            moved = self.engine.step(conn, name)
+            if moved >= limit:
+                continue  # maybe a full page: more are waiting
+            # Caught up with what the read saw. An event committed after it notifies after the
+            # clear above, so the wait returns at once; polling stays the safety net.
             wakeup.wait(self.poll_seconds)
+            if moved >= BATCH_BACKLOG:
+                delay = stepped_at + self.batch_seconds - time.monotonic()
+                if delay > 0:
+                    self._stop.wait(delay)
 
 
 def wait_for_position(

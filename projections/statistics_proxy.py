@@ -81,6 +81,24 @@ def staff_operator(meta: Any) -> str | None:
     return None
 
 
+def provinces_needed(events: Iterable[Any]) -> set[UUID]:
+    """The subscribers whose province `fold_proxy` needs from earlier pages: those with a
+    counted operation before any (re-)registration of theirs among `events`."""
+    decided: set[UUID] = set()
+    needed: set[UUID] = set()
+    for e in events:
+        sid = e.originator_id
+        if sid in decided:
+            continue
+        topic = e.TOPIC
+        if topic in REGISTRATIONS:
+            decided.add(sid)
+        elif topic in OPERATIONS and staff_operator(e.meta) is not None:
+            decided.add(sid)
+            needed.add(sid)
+    return needed
+
+
 def fold_proxy(
     events: Iterable[Any],
     provinces: MutableMapping[UUID, str],

@@ -17,30 +17,39 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from domain.support.lifecycle import TicketCommand, TicketState, next_state
+from domain.support.lifecycle import LIFECYCLE, TicketCommand, TicketState, next_state
 from domain.support.ticket import Ticket
 from projections.statistics_proxy import shanghai_day
 
 _T: Any = Ticket
-_SUBMITTED = _T.TicketSubmitted.TOPIC
+SUBMITTED_TOPIC = _T.TicketSubmitted.TOPIC
+ANSWERED_TOPIC = _T.TicketAnswered.TOPIC
+RESUBMITTED_TOPIC = _T.TicketResubmitted.TOPIC
 _COMMANDS: dict[str, TicketCommand] = {
-    _T.TicketAnswered.TOPIC: TicketCommand.ANSWER,
-    _T.TicketResubmitted.TOPIC: TicketCommand.RESUBMIT,
+    ANSWERED_TOPIC: TicketCommand.ANSWER,
+    RESUBMITTED_TOPIC: TicketCommand.RESUBMIT,
     _T.TicketRated.TOPIC: TicketCommand.RATE,
 }
 #: Ticket events the statistics read: drafting and archive edits change nothing counted.
-TICKET_TOPICS = frozenset({_SUBMITTED, *_COMMANDS})
+TICKET_TOPICS = frozenset({SUBMITTED_TOPIC, *_COMMANDS})
 
 CountKey = tuple[date, str, str, str]  # day first submitted, province, category, status
 
+#: (status, topic) -> next status, from the lifecycle table (plain strings: the hot path of a
+#: rebuild, where building enums per event shows up).
+_NEXT: dict[tuple[str, str], str] = {
+    (t.state.value, topic): t.next_state.value
+    for t in LIFECYCLE
+    for topic, command in _COMMANDS.items()
+    if t.command is command
+}
 
-@dataclass(frozen=True)
-class TicketStat:
+
+class TicketStat(NamedTuple):
     """What the statistics keep of one submitted ticket."""
 
     day: date
@@ -52,8 +61,7 @@ class TicketStat:
     due_at: datetime | None
 
 
-@dataclass(frozen=True)
-class AnswerTime:
+class AnswerTime(NamedTuple):
     ticket_id: UUID
     seq: int  # 1 for the first answer, 2 for the answer after the first resubmission, ...
     day: date
@@ -76,7 +84,7 @@ def fold_tickets(
     for e in events:
         tid = e.originator_id
         topic = e.TOPIC
-        if topic == _SUBMITTED:
+        if topic == SUBMITTED_TOPIC:
             stat = TicketStat(
                 day=shanghai_day(e.at),
                 province=e.province,
@@ -93,21 +101,19 @@ def fold_tickets(
         old = tickets.get(tid)
         if old is None:
             continue
-        command = _COMMANDS[topic]
-        status = next_state(TicketState(old.status), command).value
-        if command is TicketCommand.ANSWER:
-            used = int(e.sla_used_seconds)
-            seq = old.answers + 1
+        status = _NEXT.get((old.status, topic))
+        if status is None:  # not allowed from this state: the lifecycle's own error
+            next_state(TicketState(old.status), _COMMANDS[topic])
+            raise AssertionError("unreachable")  # pragma: no cover
+        used, seq, due_at = old.used_seconds, old.answers, None
+        if topic == ANSWERED_TOPIC:
+            used, seq = int(e.sla_used_seconds), seq + 1
             answers.append(
-                AnswerTime(
-                    tid, seq, old.day, old.province, max(used - old.used_seconds, 0), e.at
-                )
+                AnswerTime(tid, seq, old.day, old.province, max(used - old.used_seconds, 0), e.at)
             )
-            new = replace(old, status=status, used_seconds=used, answers=seq, due_at=None)
-        elif command is TicketCommand.RESUBMIT:
-            new = replace(old, status=status, due_at=e.due_at)
-        else:
-            new = replace(old, status=status, due_at=None)
+        elif topic == RESUBMITTED_TOPIC:
+            due_at = e.due_at
+        new = TicketStat(old.day, old.province, old.category, status, used, seq, due_at)
         if new.status != old.status:
             counts[(old.day, old.province, old.category, old.status)] -= 1
             counts[(new.day, new.province, new.category, new.status)] += 1

@@ -179,25 +179,28 @@ class SubscribersProjection(Projection):
                 rows.setdefault(key, {}).update(changed_columns(e))
             rows[key].update(version=e.originator_version, updated_at=e.timestamp)
         table = sql.SQL("{}.subscribers").format(sql.Identifier(schema))
+        inserts = [[row[c] for c in COLUMNS] for key, row in rows.items() if key in new]
+        if inserts:
+            cur.executemany(
+                sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                    table,
+                    sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+                    sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)),
+                ),
+                inserts,
+            )
+        # Updates grouped by the columns they set: one statement and one round trip per group.
+        updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for key, row in rows.items():
-            if key in new:
-                values = [row[c] for c in COLUMNS]
-                cur.execute(
-                    sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                        table,
-                        sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
-                        sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)),
-                    ),
-                    values,
-                )
-            else:
-                assignments = sql.SQL(", ").join(
-                    sql.SQL("{} = %s").format(sql.Identifier(k)) for k in row
-                )
-                cur.execute(
-                    sql.SQL("UPDATE {} SET {} WHERE id = %s").format(table, assignments),
-                    (*row.values(), key),
-                )
+            if key not in new:
+                updates.setdefault(tuple(row), []).append((*row.values(), key))
+        for columns, params in updates.items():
+            assignments = sql.SQL(", ").join(
+                sql.SQL("{} = %s").format(sql.Identifier(c)) for c in columns
+            )
+            cur.executemany(
+                sql.SQL("UPDATE {} SET {} WHERE id = %s").format(table, assignments), params
+            )
 
 
 @dataclass(frozen=True)

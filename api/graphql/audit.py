@@ -1,8 +1,10 @@
-"""GraphQL for audit: the global event feed, per-stream trails, projection status."""
+"""GraphQL for audit: the event feeds, per-stream trails, hash-chain checkpoints, state as of a
+time (accountAsOf, and any stream's whole state), projection status."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -57,6 +59,25 @@ class AuditEventConnection:
 
 
 @strawberry.type
+class AuditCheckpoint:
+    position: int = strawberry.field(description="Last core position sealed by this checkpoint")
+    chain_hash: str = strawberry.field(description="sha256 chain value after that position, hex")
+    sealed_at: datetime
+
+
+@strawberry.type
+class AuditCheckpointConnection:
+    nodes: list[AuditCheckpoint]
+    page_info: PageInfo
+
+
+@strawberry.enum(description="Which event store an audit feed reads")
+class EventStore(Enum):
+    CORE = "core"
+    FEED = "feed"
+
+
+@strawberry.type
 class ProjectionStatus:
     name: str
     position: int
@@ -84,13 +105,19 @@ class AuditQuery:
         after_position: int | None = None,
         first: int | None = None,
         types: list[str] | None = None,
+        store: EventStore | None = None,
     ) -> AuditEventConnection:
         c = ctx(info)
         limit = first_arg(c.container, first)
         if after_position is not None and after_position < 0:
             raise bad_input("afterPosition must not be negative")
         entries = await query(
-            c.container.audit.events, c.principal(), after_position or 0, limit + 1, types
+            c.container.audit.events,
+            c.principal(),
+            after_position or 0,
+            limit + 1,
+            types,
+            (store or EventStore.CORE).value,
         )
         return connection(entries, limit, lambda e: str(e.position))
 
@@ -122,6 +149,57 @@ class AuditQuery:
         return connection(
             entries, limit, lambda e: c.container.cursors.encode(f"trail:{stream_id}", e.version)
         )
+
+    @strawberry.field(
+        description="Hash-chain checkpoints over the core store, newest first"
+        " (AUDITOR and SUPER_ADMIN)"
+    )
+    async def audit_checkpoints(
+        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+    ) -> AuditCheckpointConnection:
+        c = ctx(info)
+        limit = first_arg(c.container, first)
+        before = None
+        if after is not None:
+            try:
+                before = int(c.container.cursors.decode("auditCheckpoints", after))
+            except DomainError as exc:
+                raise bad_input(exc.message) from None
+        rows = await query(c.container.audit.checkpoints, c.principal(), before, limit + 1)
+        page = rows[:limit]
+        end = c.container.cursors.encode("auditCheckpoints", page[-1].position) if page else None
+        return AuditCheckpointConnection(
+            nodes=[
+                AuditCheckpoint(position=r.position, chain_hash=r.chain_hash, sealed_at=r.sealed_at)
+                for r in page
+            ],
+            page_info=PageInfo(end_cursor=end, has_next_page=len(rows) > limit),
+        )
+
+    @strawberry.field(description="The account as it was at a time, rebuilt from its events")
+    async def account_as_of(
+        self, info: Info[Context, Any], id: strawberry.ID, at: datetime
+    ) -> Account | None:
+        c = ctx(info)
+        found = await query(c.container.as_of.account_as_of, c.principal(), parse_id(id), at)
+        return Account.from_aggregate(found) if found is not None else None
+
+    @strawberry.field(
+        description="Any stream's whole state at a time (now when omitted), secrets redacted;"
+        " the same JSON `spoa audit replay` prints from an export (AUDITOR and SUPER_ADMIN)"
+    )
+    async def stream_state_as_of(
+        self,
+        info: Info[Context, Any],
+        stream_type: str,
+        stream_id: strawberry.ID,
+        at: datetime | None = None,
+    ) -> JSON | None:
+        c = ctx(info)
+        state: JSON | None = await query(
+            c.container.as_of.state_as_of, c.principal(), stream_type, str(stream_id), at
+        )
+        return state
 
     @strawberry.field
     async def projections(self, info: Info[Context, Any]) -> list[ProjectionStatus]:

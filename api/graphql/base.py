@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, NewType, TypeVar
 
-import anyio.to_thread
 import strawberry
 from graphql import GraphQLError
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
+from api.blocking import run_blocking
 from application.access import UnauthenticatedError
 from application.authz import Principal
 from domain.access.provinces import is_province
@@ -67,7 +66,7 @@ def ctx(info: Info[Context, Any]) -> Context:
 async def invoke(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run blocking application code in a worker thread, mapping auth errors for GraphQL."""
     try:
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+        return await run_blocking(fn, *args, **kwargs)
     except PermissionDeniedError as exc:
         raise forbidden(exc.message) from None
     except UnauthenticatedError as exc:

@@ -353,81 +353,51 @@ async def history_page(
     )
 
 
+def _records_field(kind: DomainRecordKind) -> Any:
+    """A `Subscriber` history field: one page of `kind` records, newest first."""
+    connection_type = _TYPES[kind][1]
+
+    async def resolve(
+        self: Any,
+        info: Info[Context, Any],
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        consistent_with: int | None = None,
+    ) -> Any:
+        return await history_page(info, kind, self.msisdn, from_, to, first, after, consistent_with)
+
+    # Annotations are strings under `from __future__ import annotations`; give strawberry
+    # the real types (the connection type differs per kind).
+    resolve.__annotations__.update(
+        {
+            "info": Info[Context, Any],
+            "from_": Annotated[datetime | None, strawberry.argument(name="from")],
+            "to": datetime | None,
+            "first": int | None,
+            "after": str | None,
+            "consistent_with": int | None,
+            "return": connection_type,
+        }
+    )
+    return strawberry.field(resolver=resolve)
+
+
 @strawberry.type
 class SubscriberHistory:
     """The history fields of `Subscriber` (issue 4); the Subscriber type inherits them."""
 
     msisdn: str
 
-    @strawberry.field
-    async def sms_records(
-        self,
-        info: Info[Context, Any],
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        consistent_with: int | None = None,
-    ) -> MessageRecordConnection:
-        return await history_page(  # type: ignore[no-any-return]
-            info, DomainRecordKind.SMS, self.msisdn, from_, to, first, after, consistent_with
-        )
-
-    @strawberry.field
-    async def mms_records(
-        self,
-        info: Info[Context, Any],
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        consistent_with: int | None = None,
-    ) -> MessageRecordConnection:
-        return await history_page(  # type: ignore[no-any-return]
-            info, DomainRecordKind.MMS, self.msisdn, from_, to, first, after, consistent_with
-        )
-
-    @strawberry.field
-    async def wap_push_records(
-        self,
-        info: Info[Context, Any],
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        consistent_with: int | None = None,
-    ) -> WapPushRecordConnection:
-        return await history_page(  # type: ignore[no-any-return]
-            info, DomainRecordKind.WAP_PUSH, self.msisdn, from_, to, first, after, consistent_with
-        )
-
-    @strawberry.field
-    async def campaign_entries(
-        self,
-        info: Info[Context, Any],
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        consistent_with: int | None = None,
-    ) -> CampaignEntryConnection:
-        return await history_page(  # type: ignore[no-any-return]
-            info, DomainRecordKind.CAMPAIGN, self.msisdn, from_, to, first, after, consistent_with
-        )
-
-    @strawberry.field
-    async def charges(
-        self,
-        info: Info[Context, Any],
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        consistent_with: int | None = None,
-    ) -> ChargeConnection:
-        return await history_page(  # type: ignore[no-any-return]
-            info, DomainRecordKind.CHARGE, self.msisdn, from_, to, first, after, consistent_with
-        )
+    sms_records = _records_field(DomainRecordKind.SMS)
+    mms_records = _records_field(DomainRecordKind.MMS)
+    wap_push_records = _records_field(DomainRecordKind.WAP_PUSH)
+    campaign_entries = _records_field(DomainRecordKind.CAMPAIGN)
+    charges = _records_field(DomainRecordKind.CHARGE)
+    usage_log = _records_field(DomainRecordKind.USAGE)
+    sync_log = _records_field(DomainRecordKind.SYNC)
+    points_log = _records_field(DomainRecordKind.POINTS)
 
     @strawberry.field
     async def logins(
@@ -453,34 +423,6 @@ class SubscriberHistory:
         )
 
     @strawberry.field
-    async def usage_log(
-        self,
-        info: Info[Context, Any],
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        consistent_with: int | None = None,
-    ) -> UsageRecordConnection:
-        return await history_page(  # type: ignore[no-any-return]
-            info, DomainRecordKind.USAGE, self.msisdn, from_, to, first, after, consistent_with
-        )
-
-    @strawberry.field
-    async def sync_log(
-        self,
-        info: Info[Context, Any],
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        consistent_with: int | None = None,
-    ) -> SyncRecordConnection:
-        return await history_page(  # type: ignore[no-any-return]
-            info, DomainRecordKind.SYNC, self.msisdn, from_, to, first, after, consistent_with
-        )
-
-    @strawberry.field
     async def usage_counts(
         self,
         info: Info[Context, Any],
@@ -493,20 +435,6 @@ class SubscriberHistory:
             c.container.history.usage_counts, self.msisdn, from_, to, consistent_with
         )
         return UsageCounts(from_=from_, to=to, **counts)
-
-    @strawberry.field
-    async def points_log(
-        self,
-        info: Info[Context, Any],
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        consistent_with: int | None = None,
-    ) -> PointsRecordConnection:
-        return await history_page(  # type: ignore[no-any-return]
-            info, DomainRecordKind.POINTS, self.msisdn, from_, to, first, after, consistent_with
-        )
 
 
 @strawberry.input

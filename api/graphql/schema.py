@@ -23,6 +23,8 @@ from api.graphql.audit import AuditQuery
 from api.graphql.base import SCALARS, ApiError
 from api.graphql.history import HistoryMutation
 from api.graphql.knowledge import KnowledgeMutation, KnowledgeQuery
+from api.graphql.metrics import GraphQLMetrics
+from api.graphql.statistics import StatisticsQuery
 from api.graphql.subscribers import SubscriberMutation, SubscriberQuery
 from api.graphql.tickets import TicketMutation, TicketQuery
 from api.graphql.validation_cache import QueryValidationCache, ValidDocuments
@@ -31,7 +33,15 @@ log = logging.getLogger("spoa.graphql")
 
 Query = merge_types(
     "Query",
-    (AccessQuery, AuditQuery, SubscriberQuery, TicketQuery, AnnouncementQuery, KnowledgeQuery),
+    (
+        AccessQuery,
+        AuditQuery,
+        SubscriberQuery,
+        TicketQuery,
+        AnnouncementQuery,
+        KnowledgeQuery,
+        StatisticsQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -89,5 +99,6 @@ def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: ParserCache(maxsize=512),
             lambda: QueryValidationCache(valid_documents),
+            GraphQLMetrics,
         ],
     )

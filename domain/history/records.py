@@ -243,9 +243,9 @@ class BatchValidator:
             except FieldProblemError as problem:
                 self._error(index, column.name, problem.reason)
                 ok = False
-        unknown = record.keys() - self._known
-        if unknown:
-            self._error(index, sorted(unknown)[0], "is not a field of this record kind")
+        if not self._known.issuperset(record):
+            unknown = sorted(record.keys() - self._known)[0]
+            self._error(index, unknown, "is not a field of this record kind")
             ok = False
         if not ok:
             return

@@ -113,6 +113,21 @@ MUST_SERVE = {
     "SupportContactInput",
     "SupportContactPayload",
     "Upload",
+    # issue 7: statistics
+    "Query.statistics",
+    "Statistics",
+    "Statistics.proxyOperations",
+    "Statistics.complaintTickets",
+    "Statistics.ticketTimes",
+    "StatRow",
+    "TicketTimes",
+    "ProxyStatDimension",
+    "TicketStatDimension",
+    # issue 8: audit
+    "Query.auditCheckpoints",
+    "Query.accountAsOf",
+    "AuditCheckpoint",
+    "AuditCheckpointConnection",
 }
 
 

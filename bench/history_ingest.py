@@ -1,0 +1,189 @@
+"""History ingestion end to end: NDJSON POSTs until every record is queryable, next to the raw
+PostgreSQL COPY rate into a table of the same shape, measured by this same script.
+
+    .venv/bin/python bench/history_ingest.py                       # 1,000,000 SMS records
+    .venv/bin/python bench/history_ingest.py --records 200000 --batch 50000 --parallel 2
+
+Creates a fresh database on SPOA_BENCH_PG_URL (default: the machine's PostgreSQL), starts
+`spoa serve` against it (projections in-process, as by default), logs in as an INTEGRATION
+account and POSTs batches to /ingest/sms. The clock runs from the first byte sent until the
+history projection has applied the last batch (the records are then queryable). Prints the
+figures. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from subscribers_generate import BENCH_PASSWORD, bench_container, drop_database, fresh_database
+from subscribers_mutations import free_port, start_server
+
+from application.access import UsernameTakenError
+from domain.access.permissions import Role
+
+
+def ndjson_batches(total: int, batch: int, subscribers: int) -> list[bytes]:
+    start = datetime(2026, 9, 1, tzinfo=UTC)
+    bodies = []
+    for first in range(0, total, batch):
+        out = io.StringIO()
+        for n in range(first, min(total, first + batch)):
+            at = start + timedelta(seconds=n * 7)
+            category = "SELF_WRITTEN" if n % 3 else "MAIL_ARRIVAL_NOTICE"
+            out.write(
+                json.dumps(
+                    {
+                        "msisdn": f"138{n % subscribers:08d}",
+                        "sourceRecordId": f"sms-{n}",
+                        "occurredAt": at.isoformat(),
+                        "direction": "SENT" if category == "SELF_WRITTEN" else "RECEIVED",
+                        "peer": "10658139",
+                        "status": "DELIVERED",
+                        "feeFen": 10,
+                        "category": category,
+                        "sizeBytes": None,
+                    }
+                )
+            )
+            out.write("\n")
+        bodies.append(out.getvalue().encode())
+    return bodies
+
+
+def applied(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT t.position FROM projection_registry r JOIN projection_tracking t"
+            " ON t.name = r.name AND t.generation = r.active_generation WHERE r.name='history'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def raw_copy_rate(url: str, bodies: list[bytes]) -> tuple[int, float]:
+    """COPY the same records, pre-rendered as COPY text, into an indexed table of the same
+    shape: the database's own ceiling for this data on this machine."""
+    rows = io.StringIO()
+    count = 0
+    for body in bodies:
+        for n, line in enumerate(body.splitlines()):
+            r = json.loads(line)
+            rows.write(
+                f"1\t{n}\t{r['msisdn']}\t{r['sourceRecordId']}\t{r['occurredAt']}\t"
+                f"{r['direction']}\t{r['peer']}\t{r['status']}\t{r['feeFen']}\t"
+                f"{r['category']}\t\\N\n"
+            )
+            count += 1
+    data = rows.getvalue().encode()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE copy_bench (batch_pos bigint, idx int, msisdn text NOT NULL,"
+            " source_record_id text, occurred_at timestamptz NOT NULL, direction text,"
+            " peer text, status text, fee_fen bigint, category text, size_bytes bigint)"
+        )
+        conn.execute(
+            "CREATE INDEX ON copy_bench (msisdn, occurred_at DESC, batch_pos DESC, idx DESC)"
+        )
+        started = time.perf_counter()
+        with conn.cursor() as cur, cur.copy("COPY copy_bench FROM STDIN") as copy:
+            for offset in range(0, len(data), 1 << 20):
+                copy.write(data[offset : offset + (1 << 20)])
+        elapsed = time.perf_counter() - started
+    return count, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=100_000)
+    parser.add_argument("--subscribers", type=int, default=50_000)
+    parser.add_argument("--parallel", type=int, default=2, help="concurrent POSTs")
+    args = parser.parse_args()
+
+    url = fresh_database()
+    server = None
+    try:
+        container = bench_container(url)
+        try:
+            container.access.create_account(
+                None,
+                username="bench.platform",
+                display_name="bench",
+                role=Role.INTEGRATION,
+                province=None,
+                initial_password=BENCH_PASSWORD,
+            )
+        except UsernameTakenError:
+            pass
+        finally:
+            container.close()
+        bodies = ndjson_batches(args.records, args.batch, args.subscribers)
+        megabytes = sum(map(len, bodies)) / 1e6
+        port = free_port()
+        server = start_server(url, port, {}, [])
+        base = f"http://127.0.0.1:{port}"
+        login = (
+            'mutation { login(username: "bench.platform", password: "'
+            + BENCH_PASSWORD
+            + '") { session { token } } }'
+        )
+        token = httpx.post(f"{base}/graphql", json={"query": login}).json()["data"]["login"][
+            "session"
+        ]["token"]
+        headers = {"authorization": f"Bearer {token}", "content-type": "application/x-ndjson"}
+
+        def post(item: tuple[int, bytes]) -> int:
+            number, body = item
+            response = httpx.post(
+                f"{base}/ingest/sms?source=bench&batchId=batch-{number}",
+                content=body,
+                headers=headers,
+                timeout=600,
+            )
+            response.raise_for_status()
+            return int(response.json()["position"])
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.parallel) as pool:
+            positions = list(pool.map(post, enumerate(bodies)))
+        stored = time.perf_counter() - started
+        target = max(positions)
+        while applied(url) < target:
+            time.sleep(0.05)
+        queryable = time.perf_counter() - started
+        copied, copy_seconds = raw_copy_rate(url, bodies)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+        drop_database(url)
+    rate = args.records / queryable
+    copy_rate = copied / copy_seconds
+    print(
+        f"records: {args.records:,} in {len(bodies)} batches of {args.batch:,}"
+        f" ({megabytes:.0f} MB NDJSON, {args.parallel} concurrent POSTs)"
+    )
+    print(f"stored (all POSTs answered): {stored:.1f} s = {args.records / stored:,.0f} records/s")
+    print(
+        f"queryable (projection applied): {queryable:.1f} s = {rate:,.0f} records/s"
+        f"  [target >= 35,000]"
+    )
+    print(
+        f"raw COPY into a same-shape indexed table: {copy_seconds:.1f} s"
+        f" = {copy_rate:,.0f} records/s"
+    )
+    print(f"end-to-end / raw COPY = {rate / copy_rate:.2f}  [target >= 0.5]")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""History over HTTP: the ingest mutation, the bulk NDJSON endpoint, and the history fields."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from domain.history.records import RecordKind
+from infra.bootstrap import Container
+from tests.helpers import GraphQL, error_codes
+from tests.history_helpers import BJ_NUMBER, GD_NUMBER, record
+
+INGEST = """
+mutation($input: PlatformRecordBatchInput!) {
+  ingestPlatformRecords(input: $input) {
+    accepted duplicate position userErrors { code message field }
+  }
+}"""
+
+SMS_PAGE = """
+query($m: String!, $first: Int, $after: String, $from: DateTime, $to: DateTime, $pos: Int) {
+  subscriber(msisdn: $m) {
+    smsRecords(first: $first, after: $after, from: $from, to: $to, consistentWith: $pos) {
+      nodes { id occurredAt direction peer status feeFen category sizeBytes }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+}"""
+
+
+@pytest.fixture
+def world(gql: GraphQL, container: Container) -> GraphQL:
+    admin = _principal(container, "admin")
+    container.subscribers.register(admin, GD_NUMBER, "GD", "FREE")
+    container.subscribers.register(admin, BJ_NUMBER, "BJ", "FREE")
+    return gql
+
+
+def _principal(container: Container, username: str) -> Any:
+    from application.access import principal_of
+    from domain.access.account import account_id_for
+
+    return principal_of(container.access.actor_account(account_id_for(username)))
+
+
+def send(
+    gql: GraphQL, kind: str, records: list[Any], batch: str = "b1", as_user: str = "platform"
+) -> dict[str, Any]:
+    return gql(
+        INGEST,
+        {"input": {"source": "sms-gw", "batchId": batch, "kind": kind, "records": records}},
+        as_user=as_user,
+    )
+
+
+def test_ingest_then_read_your_writes_with_consistent_with(world: GraphQL) -> None:
+    sent = send(world, "SMS", [record(RecordKind.SMS, n) for n in range(3)])
+    payload = sent["data"]["ingestPlatformRecords"]
+    assert payload["accepted"] == 3 and payload["duplicate"] is False
+    page = world(
+        SMS_PAGE, {"m": GD_NUMBER, "first": 2, "pos": payload["position"]}, as_user="gd.agent"
+    )
+    records = page["data"]["subscriber"]["smsRecords"]
+    assert len(records["nodes"]) == 2 and records["pageInfo"]["hasNextPage"] is True
+    assert records["nodes"][0]["direction"] == "SENT"
+    rest = world(
+        SMS_PAGE, {"m": GD_NUMBER, "after": records["pageInfo"]["endCursor"]}, as_user="gd.agent"
+    )["data"]["subscriber"]["smsRecords"]
+    assert len(rest["nodes"]) == 1 and rest["pageInfo"]["hasNextPage"] is False
+    again = send(world, "SMS", [record(RecordKind.SMS, 0)])["data"]["ingestPlatformRecords"]
+    assert again["duplicate"] is True and again["accepted"] == 0
+
+
+def test_an_invalid_record_rejects_the_batch_with_its_index_and_field(world: GraphQL) -> None:
+    payload = send(
+        world, "LOGIN", [record(RecordKind.LOGIN, 0), record(RecordKind.LOGIN, 1, channel="FTP")]
+    )
+    result = payload["data"]["ingestPlatformRecords"]
+    assert result["accepted"] == 0 and result["position"] is None
+    assert result["userErrors"][0]["code"] == "INVALID_RECORD"
+    assert result["userErrors"][0]["field"] == ["records", "1", "channel"]
+
+
+@pytest.mark.parametrize(
+    ("user", "allowed"),
+    [
+        ("admin", True),
+        ("platform", True),
+        ("second", False),
+        ("gd.agent", False),
+        ("viewer", False),
+        ("gd.viewer", False),
+        ("auditor", False),
+    ],
+)
+def test_only_integration_and_super_admin_may_ingest(
+    world: GraphQL, user: str, allowed: bool
+) -> None:
+    result = send(world, "USAGE", [record(RecordKind.USAGE)], batch=f"b-{user}", as_user=user)
+    if allowed:
+        assert result["data"]["ingestPlatformRecords"]["accepted"] == 1
+    else:
+        assert error_codes(result) == ["FORBIDDEN"]
+
+
+def test_history_follows_subscriber_province_scoping(world: GraphQL) -> None:
+    send(world, "SMS", [record(RecordKind.SMS, 0, msisdn=BJ_NUMBER)])
+    result = world(SMS_PAGE, {"m": BJ_NUMBER}, as_user="gd.agent")
+    assert error_codes(result) == ["FORBIDDEN"]
+    assert world(SMS_PAGE, {"m": BJ_NUMBER}, as_user="bj.agent")["data"]["subscriber"]
+
+
+def test_tampered_or_foreign_cursors_are_bad_input(world: GraphQL) -> None:
+    position = send(world, "SMS", [record(RecordKind.SMS, n) for n in range(3)])["data"][
+        "ingestPlatformRecords"
+    ]["position"]
+    cursor = world(SMS_PAGE, {"m": GD_NUMBER, "first": 1, "pos": position}, as_user="admin")[
+        "data"
+    ]["subscriber"]["smsRecords"]["pageInfo"]["endCursor"]
+    tampered = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
+    assert error_codes(world(SMS_PAGE, {"m": GD_NUMBER, "after": tampered}, as_user="admin")) == [
+        "BAD_USER_INPUT"
+    ]
+    # A cursor of GD's SMS list means nothing for BJ's list.
+    assert error_codes(world(SMS_PAGE, {"m": BJ_NUMBER, "after": cursor}, as_user="admin")) == [
+        "BAD_USER_INPUT"
+    ]
+    assert error_codes(world(SMS_PAGE, {"m": GD_NUMBER, "first": -1}, as_user="admin")) == [
+        "BAD_USER_INPUT"
+    ]
+
+
+def test_every_history_field_and_usage_counts(world: GraphQL) -> None:
+    last = 0
+    for kind in RecordKind:
+        result = send(world, kind.value, [record(kind, 0)], batch=f"all-{kind.value}")
+        last = result["data"]["ingestPlatformRecords"]["position"]
+    document = """query($m: String!, $p: Int) { subscriber(msisdn: $m) {
+      pointsBalance level
+      smsRecords(consistentWith: $p) { nodes { id } }
+      mmsRecords { nodes { sizeBytes category } }
+      wapPushRecords { nodes { title url status feeFen } }
+      campaignEntries { nodes { campaignId campaignName rank won prize } }
+      charges { nodes { amountFen method item } }
+      logins(channel: POP) { nodes { channel ip success } }
+      usageLog { nodes { operation detail } }
+      syncLog { nodes { operation result bossTransactionId } }
+      pointsLog { nodes { delta balance level reason } }
+      usageCounts(from: "2026-11-20", to: "2026-11-20") {
+        from to selfWrittenSms selfWrittenMms arrivalNotifications }
+    } }"""
+    # pointsBalance has no consistentWith of its own: wait through a history field first.
+    world(SMS_PAGE, {"m": GD_NUMBER, "pos": last}, as_user="viewer")
+    data = world(document, {"m": GD_NUMBER, "p": last}, as_user="viewer")["data"]["subscriber"]
+    assert data["pointsBalance"] == 110 and data["level"] == 1
+    for field in (
+        "smsRecords",
+        "mmsRecords",
+        "wapPushRecords",
+        "campaignEntries",
+        "charges",
+        "logins",
+        "usageLog",
+        "syncLog",
+        "pointsLog",
+    ):
+        assert len(data[field]["nodes"]) == 1, field
+    assert data["usageCounts"] == {
+        "from": "2026-11-20",
+        "to": "2026-11-20",
+        "selfWrittenSms": 1,
+        "selfWrittenMms": 0,
+        "arrivalNotifications": 1,
+    }
+
+
+def _ndjson(records: list[Any]) -> bytes:
+    return b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records)
+
+
+def _bulk(
+    client: TestClient, token: str | None, body: bytes, kind: str = "sms", batch: str = "bulk-1"
+) -> Any:
+    headers = {"content-type": "application/x-ndjson"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    return client.post(
+        f"/ingest/{kind}?source=sms-gw&batchId={batch}", content=body, headers=headers
+    )
+
+
+def test_bulk_ndjson_endpoint(world: GraphQL, client: TestClient, container: Container) -> None:
+    token = world.login("platform")
+    response = _bulk(client, token, _ndjson([record(RecordKind.SMS, n) for n in range(5)]))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["accepted"] == 5 and body["duplicate"] is False and body["errors"] == []
+    again = _bulk(client, token, _ndjson([record(RecordKind.SMS, 0)]))
+    assert again.json()["duplicate"] is True and again.json()["position"] == body["position"]
+
+
+def test_bulk_errors_name_lines_and_nothing_is_stored(
+    world: GraphQL, client: TestClient, container: Container
+) -> None:
+    token = world.login("platform")
+    head = container.feed_log.head()
+    body = (
+        _ndjson([record(RecordKind.SMS, 0)])
+        + b"{not json\n"
+        + _ndjson([record(RecordKind.SMS, 2, status="LOST")])
+    )
+    response = _bulk(client, token, body, batch="bad")
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert [(e["line"], e["field"]) for e in errors] == [(2, None), (3, "status")]
+    assert container.feed_log.head() == head
+
+
+def test_bulk_auth_kind_and_limits(
+    world: GraphQL, client: TestClient, container: Container
+) -> None:
+    body = _ndjson([record(RecordKind.SMS, n) for n in range(3)])
+    assert _bulk(client, None, body).status_code == 401
+    assert _bulk(client, world.login("gd.agent"), body).status_code == 403
+    token = world.login("platform")
+    assert _bulk(client, token, body, kind="fax").status_code == 400
+    container.settings.__dict__["ingest_max_records"] = 2
+    try:
+        response = _bulk(client, token, body, batch="too-many")
+        assert response.status_code == 413 and response.json()["errors"][0]["code"] == (
+            "BATCH_TOO_LARGE"
+        )
+    finally:
+        container.settings.__dict__["ingest_max_records"] = 100_000
+    container.settings.__dict__["ingest_max_bytes"] = 100
+    try:
+        assert _bulk(client, token, body, batch="too-big").status_code == 413
+    finally:
+        container.settings.__dict__["ingest_max_bytes"] = 64 * 1024 * 1024

@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -108,10 +110,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100_000)
     parser.add_argument("--subscribers", type=int, default=50_000)
     parser.add_argument("--parallel", type=int, default=2, help="concurrent POSTs")
+    parser.add_argument(
+        "--separate-runner",
+        action="store_true",
+        help="run projections as their own process (`spoa projections run`, as documented"
+        " for throughput) instead of inside `spoa serve`",
+    )
     args = parser.parse_args()
 
     url = fresh_database()
-    server = None
+    server = runner = None
     try:
         container = bench_container(url)
         try:
@@ -130,7 +138,23 @@ def main() -> None:
         bodies = ndjson_batches(args.records, args.batch, args.subscribers)
         megabytes = sum(map(len, bodies)) / 1e6
         port = free_port()
-        server = start_server(url, port, {}, [])
+        if args.separate_runner:
+            env = {"SPOA_PROJECTIONS_IN_PROCESS": "0"}
+            server = start_server(url, port, env, [])
+            runner = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", "projections", "run"],
+                env={
+                    **os.environ,
+                    **env,
+                    "SPOA_DATABASE_URL": url,
+                    "SPOA_DEV_MODE": "1",
+                    "SPOA_LOG_LEVEL": "WARNING",
+                    "SPOA_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+                },
+                cwd=Path(__file__).resolve().parents[1],
+            )
+        else:
+            server = start_server(url, port, {}, [])
         base = f"http://127.0.0.1:{port}"
         login = (
             'mutation { login(username: "bench.platform", password: "'
@@ -163,15 +187,18 @@ def main() -> None:
         queryable = time.perf_counter() - started
         copied, copy_seconds = raw_copy_rate(url, bodies)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(30)
+        for process in (server, runner):
+            if process is not None:
+                process.terminate()
+                process.wait(30)
         drop_database(url)
     rate = args.records / queryable
     copy_rate = copied / copy_seconds
+    where = "own process" if args.separate_runner else "inside spoa serve"
     print(
         f"records: {args.records:,} in {len(bodies)} batches of {args.batch:,}"
-        f" ({megabytes:.0f} MB NDJSON, {args.parallel} concurrent POSTs)"
+        f" ({megabytes:.0f} MB NDJSON, {args.parallel} concurrent POSTs,"
+        f" projections {where})"
     )
     print(f"stored (all POSTs answered): {stored:.1f} s = {args.records / stored:,.0f} records/s")
     print(

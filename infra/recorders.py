@@ -22,9 +22,10 @@ from typing import Any
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Placeholder
 
 SINGLE_STATEMENT_MAX_BYTES = 64 * 1024
+SCALAR_EVENTS_MAX = 16
 
 
 class UnpipelinedApplicationRecorder(PostgresApplicationRecorder):
@@ -57,12 +58,25 @@ class UnpipelinedApplicationRecorder(PostgresApplicationRecorder):
                 channel=Identifier(self.channel_name),
             )
         )
-        self._insert_function_call = SQL(
-            "SELECT * FROM {schema}.{function}(%s::{id_type}[], %s::bigint[], %s::text[],"
-            " %s::bytea[])"
-        ).format(
-            schema=schema, function=function, id_type=Identifier(self.datastore.originator_id_type)
-        )
+        self._insert_function = (schema, function, Identifier(self.datastore.originator_id_type))
+        self._insert_calls: dict[int, Composed] = {}
+
+    def _insert_call(self, count: int) -> Composed:
+        """The function call for `count` events (0: passed as four arrays). Up to
+        SCALAR_EVENTS_MAX the server builds the arrays from scalar parameters: psycopg's list
+        adaptation costs more CPU than the rest of a command's save."""
+        call = self._insert_calls.get(count)
+        if call is None:
+            schema, function, id_type = self._insert_function
+            kinds = (id_type, SQL("bigint"), SQL("text"), SQL("bytea"))
+            if count:
+                items = SQL(", ").join([Placeholder()] * count)
+                arrays = [SQL("ARRAY[{}]::{}[]").format(items, kind) for kind in kinds]
+            else:
+                arrays = [SQL("%s::{}[]").format(kind) for kind in kinds]
+            call = SQL("SELECT * FROM {}.{}({})").format(schema, function, SQL(", ").join(arrays))
+            self._insert_calls[count] = call
+        return call
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -75,16 +89,20 @@ class UnpipelinedApplicationRecorder(PostgresApplicationRecorder):
     def _insert_in_one_statement(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             assert conn.autocommit  # the statement is its own transaction
-            curs.execute(
-                self._insert_function_call,
-                (
-                    [e.originator_id for e in stored_events],
-                    [e.originator_version for e in stored_events],
-                    [e.topic for e in stored_events],
-                    [e.state for e in stored_events],
-                ),
-                prepare=True,
+            columns = (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
             )
+            if len(stored_events) <= SCALAR_EVENTS_MAX:
+                call, params = (
+                    self._insert_call(len(stored_events)),
+                    [v for c in columns for v in c],
+                )
+            else:
+                call, params = self._insert_call(0), list(columns)
+            curs.execute(call, params, prepare=True)
             return [next(iter(row.values())) for row in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)

@@ -173,3 +173,10 @@ def test_positions_follow_the_order_of_the_events_saved(container: Container) ->
     records = container.core_log.feed(0, 10)
     assert [r.position for r in records] == [1, 2, 3, 4, 5]
     assert [r.event.originator_id for r in records] == [p.id for p in people]
+
+
+def test_a_save_of_many_small_events_keeps_their_order(container: Container) -> None:
+    people = [account(f"many{i}") for i in range(40)]  # over the scalar-parameter form
+    assert save(container.core, *people) == 40
+    records = container.core_log.feed(0, 50)
+    assert [r.event.originator_id for r in records] == [p.id for p in people]

@@ -19,8 +19,13 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from application.audit_state import aggregate_state
 from domain.shared import DomainError
-from infra.bootstrap import Runtime, load_anchors, load_settings, offline_mapper, replay_export
-from infra.logging import configure_logging
+from infra.bootstrap import (
+    Runtime,
+    cli_runtime,
+    load_anchors,
+    offline_mapper,
+    replay_export,
+)
 
 audit_app = typer.Typer(
     help="Audit: export an event store, replay a stream offline, verify the hash chain.",
@@ -30,11 +35,7 @@ console = Console(stderr=True)
 
 
 def _runtime() -> Runtime:
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.log_json)
-    runtime = Runtime(settings)
-    runtime.container.upgrade()
-    return runtime
+    return cli_runtime()
 
 
 @contextmanager

@@ -269,6 +269,18 @@ class Runtime:
             self.embedded.stop()
 
 
+def cli_runtime() -> Runtime:
+    """What every CLI command starts with: settings, logging, the database, an up-to-date
+    schema."""
+    from infra.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    runtime = Runtime(settings)
+    runtime.container.upgrade()
+    return runtime
+
+
 def load_settings() -> Settings:
     settings = Settings()
     if settings.dev_mode and settings.secret_key.get_secret_value() == "dev-only-secret-change-me":

@@ -9,12 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import anyio.to_thread
-import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from application.access import UnauthenticatedError
-from domain.history.records import BatchValidator, RecordKind
+from domain.history.records import RecordKind
 from domain.shared import DomainError, PermissionDeniedError
 from infra.logging import correlation_id
 
@@ -30,19 +29,6 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
         **extra,
     }
     return JSONResponse(body, status_code=status)
-
-
-def _feed_lines(validator: BatchValidator, lines: list[bytes], first_line: int) -> None:
-    for offset, raw in enumerate(lines):
-        line_index = first_line + offset - 1  # errors name 0-based index; line = index + 1
-        if not raw.strip():
-            continue
-        try:
-            record = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            validator.add_problem(line_index, f"is not valid JSON ({exc.msg})")
-            continue
-        validator.add(record, line_index)
 
 
 @router.post("/ingest/{kind}")
@@ -97,7 +83,7 @@ async def ingest(
             continue
         lines = bytes(pending[:cut]).split(b"\n")
         del pending[: cut + 1]
-        await anyio.to_thread.run_sync(_feed_lines, validator, lines, line_number)
+        await anyio.to_thread.run_sync(validator.add_json_lines, lines, line_number - 1)
         line_number += len(lines)
         if validator.count > settings.ingest_max_records:
             return _error(
@@ -106,7 +92,7 @@ async def ingest(
                 f"a batch may hold at most {settings.ingest_max_records} records",
             )
     if pending.strip():
-        await anyio.to_thread.run_sync(_feed_lines, validator, [bytes(pending)], line_number)
+        await anyio.to_thread.run_sync(validator.add_json_lines, [bytes(pending)], line_number - 1)
     if validator.count > settings.ingest_max_records:
         return _error(
             413,

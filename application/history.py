@@ -20,6 +20,7 @@ from domain.history.records import BatchValidator, RecordError, RecordKind
 from domain.shared import DomainError
 
 HISTORY_PROJECTION = "history"
+USAGE_PROJECTION = "history_usage"
 
 
 @dataclass(frozen=True)
@@ -147,11 +148,13 @@ class HistoryService:
         return self.feed_log.last_position(batch_id_for(source, batch_id))
 
     # ------------------------------------------------------------------ queries
-    def _consistent(self, consistent_with: int | None) -> None:
+    def _consistent(
+        self, consistent_with: int | None, projection: str = HISTORY_PROJECTION
+    ) -> None:
         # Bounded wait; after the bound the query answers with what is applied so far (the
         # same rule as every other consistentWith in the API).
         if consistent_with is not None:
-            self.waiter.wait([HISTORY_PROJECTION], consistent_with)
+            self.waiter.wait([projection], consistent_with)
 
     def records(
         self,
@@ -177,7 +180,7 @@ class HistoryService:
             raise DomainError(
                 "the range may span at most ten years", code="INVALID_RANGE", field=["to"]
             )
-        self._consistent(consistent_with)
+        self._consistent(consistent_with, USAGE_PROJECTION)
         return self.read_model.usage_counts(msisdn, first_day, last_day)
 
     def points(self, msisdn: str) -> tuple[int, int]:

@@ -7,8 +7,8 @@ Creates a fresh, migrated database on SPOA_BENCH_PG_URL (default: the machine's 
 fills the history projection's SMS table straight with COPY (ingesting 10M records through the
 API would take minutes and measure something else: bench/history_ingest.py does that), then
 times first pages and follow-up pages (keyset cursors) for random subscribers through the
-query path the API uses (HistoryQueries via the application service), and a sample over HTTP
-GraphQL. Prints p50/p99. Not a test.
+query path the API uses (HistoryQueries via the application service), and usageCounts over
+90 days and ten years (the counters filled from the same records). Prints p50/p99. Not a test.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import random
 import statistics
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -61,6 +61,16 @@ def fill(url: str, records: int, subscribers: int) -> None:
             done = min(records, done + chunk)
             print(f"  loaded {done:,} records", file=sys.stderr)
         conn.execute(f"ANALYZE {schema}.sms_records")
+        usage = conn.execute(
+            "SELECT 'proj_history_usage_g' || active_generation FROM projection_registry"
+            " WHERE name = 'history_usage'"
+        ).fetchone()[0]
+        conn.execute(
+            f"INSERT INTO {usage}.usage_daily (msisdn, day, self_written_sms)"
+            " SELECT msisdn, (occurred_at AT TIME ZONE INTERVAL '+08:00')::date, count(*)"
+            f" FROM {schema}.sms_records GROUP BY 1, 2"
+        )
+        conn.execute(f"ANALYZE {usage}.usage_daily")
 
 
 def percentiles(samples: list[float]) -> str:
@@ -96,14 +106,26 @@ def main() -> None:
                 t0 = time.perf_counter()
                 history.records(RecordKind.SMS, msisdn, None, None, keyset, 51)
                 next_pages.append((time.perf_counter() - t0) * 1000)
+        usage: dict[int, list[float]] = {90: [], 3660: []}
+        for days, samples in usage.items():
+            for _ in range(args.queries // 5):
+                msisdn = f"138{rng.randrange(args.subscribers):08d}"
+                first = date(2026, 1, 1) + timedelta(days=rng.randrange(300))
+                t0 = time.perf_counter()
+                history.usage_counts(msisdn, first, first + timedelta(days=days - 1))
+                samples.append((time.perf_counter() - t0) * 1000)
         with psycopg.connect(url) as conn:
             total = conn.execute("SELECT count(*) FROM rm.sms_records").fetchone()[0]
+            counters = conn.execute("SELECT count(*) FROM rm.usage_daily").fetchone()[0]
         container.close()
     finally:
         drop_database(url)
     print(f"records in rm.sms_records: {total:,} across {args.subscribers:,} subscribers")
     print(f"first page (50 rows, newest first): {percentiles(first_pages)}  [target p99 <= 10]")
     print(f"next page (keyset cursor):          {percentiles(next_pages)}")
+    print(f"usage counters (rm.usage_daily rows): {counters:,}")
+    for days, samples in usage.items():
+        print(f"usageCounts over {days:>4} days:        {percentiles(samples)}")
 
 
 if __name__ == "__main__":

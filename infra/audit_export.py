@@ -7,9 +7,10 @@ One line per stored event, in position order:
      "ticket_id", "correlation_id", "data", "stored"}
 
 `data` is the event's fields for people to read; `stored` is the stored event state as written
-(eventsourcing's JSON with its type markers), so `replay` can decode it with the domain's own
-event classes away from the system. Secrets are redacted in both. Reading goes in keyset pages
-of the events table's primary key, so memory stays constant whatever the size of the store.
+(eventsourcing's JSON with its type markers; feed states, stored compressed, go out inflated),
+so `replay` can decode it with the domain's own event classes away from the system. Secrets are
+redacted in both. Reading goes in keyset pages of the events table's primary key, so memory
+stays constant whatever the size of the store.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from domain.catalogue import (
     stream_type_of_topic,
 )
 from domain.shared import ValidationError
+from infra.feed_codec import plain_state
 from projections.audit_chain import event_times, load_state
 
 Progress = Callable[[int, int | None], None]
@@ -244,7 +246,8 @@ class AuditExporter:
     def _lines(
         self, conn: psycopg.Connection[Any], table: sql.Identifier, rows: list[tuple[Any, ...]]
     ) -> list[str]:
-        parsed = [(row, bytes(row[4]), load_state(bytes(row[4]))) for row in rows]
+        raws = [(row, plain_state(bytes(row[4]))) for row in rows]
+        parsed = [(row, raw, load_state(raw)) for row, raw in raws]
         self._learn_keys(conn, table, [(row, state or {}) for row, _, state in parsed])
         return [
             export_text(row[0], row[1], row[2], row[3], raw, state, self._keys.get(row[1]))
@@ -282,7 +285,7 @@ class AuditExporter:
                 (list(wanted),),
             )
             for originator_id, state in cur.fetchall():
-                value = (load_state(bytes(state)) or {}).get(wanted[originator_id])
+                value = (load_state(plain_state(bytes(state))) or {}).get(wanted[originator_id])
                 if isinstance(value, str):
                     self._remember(originator_id, value)
 

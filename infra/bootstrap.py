@@ -44,14 +44,10 @@ from projections.audit_chain import AuditChainProjection
 from projections.audit_queries import AuditCheckpoints, StreamTimeline
 from projections.base import Projection
 from projections.contacts import SupportContactsProjection, SupportContactsQueries
+from projections.engine import ProjectionEngine, StoreSource
 from projections.faqs import FaqQueries, FaqsProjection
-from projections.history import HistoryProjection, HistoryQueries
-from projections.runtime import (
-    ProjectionEngine,
-    ProjectionRunner,
-    StoreSource,
-    wait_for_position,
-)
+from projections.history import HistoryProjection, HistoryQueries, HistoryUsageProjection
+from projections.runner import ProjectionRunner, wait_for_position
 from projections.statistics import StatisticsProjection, StatisticsQueries
 from projections.subscribers import SubscribersProjection, SubscriberSummaries
 from projections.tickets import TicketsProjection, TicketsQueries
@@ -63,6 +59,7 @@ def all_projections() -> list[Projection]:
     return [
         AccountsProjection(),
         HistoryProjection(),
+        HistoryUsageProjection(),
         SubscribersProjection(),
         TicketsProjection(),
         AnnouncementsProjection(),
@@ -217,7 +214,13 @@ class Container:
         recorders = [self.core.recorder, self.feed.recorder]
         if self.core.snapshots is not None:
             recorders.append(self.core.snapshots.recorder)
-        upgrade(self.conninfo, recorders, [CORE_EVENTS_TABLE, FEED_EVENTS_TABLE], self.engine)
+        upgrade(
+            self.conninfo,
+            recorders,
+            [CORE_EVENTS_TABLE, FEED_EVENTS_TABLE],
+            self.engine,
+            compressed_tables=[FEED_EVENTS_TABLE],
+        )
 
     def start_projections(self) -> ProjectionRunner:
         self.runner = ProjectionRunner(

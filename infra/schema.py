@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 
 from infra.blobs import DOCUMENT_BLOBS_DDL
-from projections.runtime import ProjectionEngine
+from projections.engine import ProjectionEngine
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,30 @@ def append_only_statements(table: str) -> list[sql.Composed]:
     ]
 
 
+def store_states_as_given(cur: psycopg.Cursor[Any], table: str) -> None:
+    """STORAGE EXTERNAL for a table whose event states the client compresses
+    (infra/feed_codec.py): PostgreSQL would otherwise try pglz on every state again. Checked
+    first, so a start-up takes no table lock once it is set."""
+    cur.execute(
+        "SELECT a.attstorage FROM pg_attribute a WHERE a.attrelid = %s::regclass"
+        " AND a.attname = 'state'",
+        (table,),
+    )
+    row = cur.fetchone()
+    if row is not None and row[0] != "e":
+        cur.execute(
+            sql.SQL("ALTER TABLE {} ALTER COLUMN state SET STORAGE EXTERNAL").format(
+                sql.Identifier(table)
+            )
+        )
+
+
 def upgrade(
     conninfo: str,
     recorders: Sequence[Any],
     events_tables: Sequence[str],
     engine: ProjectionEngine,
+    compressed_tables: Sequence[str] = (),
 ) -> None:
     """Create or update every table, trigger and read model. Safe to run any number of times."""
     with psycopg.connect(conninfo, autocommit=True) as lock_conn:
@@ -68,6 +87,8 @@ def upgrade(
                 for table in events_tables:
                     for statement in append_only_statements(table):
                         cur.execute(statement)
+                for table in compressed_tables:
+                    store_states_as_given(cur, table)
                 cur.execute(SUPPORT_DDL)
                 cur.execute(DOCUMENT_BLOBS_DDL)
                 engine.ensure(cur)

@@ -6,11 +6,13 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application, Repository
+from eventsourcing.persistence import Mapper, Transcoder
 
 from domain.access.account import Account
 from domain.subscribers.subscriber import Subscriber
 from infra.aggregate_cache import CachingRepository
 from infra.database import ConnectionParams
+from infra.feed_codec import FeedCompressor, FeedTranscoder
 
 CORE_EVENTS_TABLE = "core_events"
 FEED_EVENTS_TABLE = "feed_events"
@@ -40,6 +42,17 @@ class FeedStore(Application[UUID]):
     """Platform record batches: high volume, never queued behind staff commands."""
 
     name = "feed"
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = FeedTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        # Batches are megabytes of JSON rows: compressed in the client (infra/feed_codec.py).
+        mapper = super().construct_mapper()
+        mapper.compressor = FeedCompressor()
+        return mapper
 
 
 AGGREGATE_CACHE_SIZE_KEY = "SPOA_AGGREGATE_CACHE_SIZE"

@@ -117,6 +117,9 @@ def test_the_feed_store_exports_platform_batches(
     lines = export(container, store="feed")
     assert [line["stream_type"] for line in lines] == ["PlatformBatch"] * len(lines)
     assert lines[-1]["position"] == result.position
+    # Feed states are stored compressed; the export carries them as JSON, readable and replayable.
+    assert lines[-1]["data"]["records"][0][0] == record(RecordKind.SMS)["msisdn"]
+    assert lines[-1]["stored"]["records"] == lines[-1]["data"]["records"]
     stream = lines[0]["stream"]
     assert export(container, stream=stream) == [line for line in lines if line["stream"] == stream]
 

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Mapper
 
 from application.unit_of_work import save
 from domain.access.account import ROSTER_ID, Account, SuperAdminRoster, account_id_for
@@ -184,3 +184,44 @@ def test_events_tables_still_accept_inserts(container: Container, table: str) ->
     for i in range(3):
         save(store, Probe(label=str(i)))
     assert count(container, table) == 3
+
+
+def test_feed_states_are_stored_compressed_and_as_given(container: Container) -> None:
+    probe = Probe(label="x" * 5000)
+    save(container.feed, probe)
+    with psycopg.connect(container.conninfo) as conn:
+        state = conn.execute(f"SELECT state FROM {FEED_EVENTS_TABLE}").fetchone()
+        storage = conn.execute(
+            "SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass"
+            " AND attname = 'state'",
+            (FEED_EVENTS_TABLE,),
+        ).fetchone()
+    assert state is not None and bytes(state[0])[:1] == b"\x78"  # zlib, not JSON
+    assert len(state[0]) < 500
+    assert storage == ("e",)  # PostgreSQL does not try to compress it again
+    assert container.feed.repository.get(probe.id).label == "x" * 5000
+
+
+def test_feed_states_stored_before_compression_are_still_read(container: Container) -> None:
+    plain = Mapper(transcoder=container.feed.mapper.transcoder)  # no compressor
+    probe = Probe(label="legacy")
+    probe.tick()
+    container.feed.recorder.insert_events(
+        [plain.to_stored_event(e) for e in probe.collect_events()]
+    )
+    assert container.feed.repository.get(probe.id).ticks == 1
+    assert container.feed_log.head() == 2
+
+
+def test_a_large_save_goes_in_one_statement_with_its_positions(container: Container) -> None:
+    probe = Probe(label="many")
+    for _ in range(40):  # above the scalar-parameter form: four binary arrays
+        probe.tick()
+    assert save(container.feed, probe) == 41
+    assert container.feed.repository.get(probe.id).ticks == 40
+    with psycopg.connect(container.conninfo) as conn:
+        rows = conn.execute(
+            f"SELECT notification_id, originator_version FROM {FEED_EVENTS_TABLE}"
+            " ORDER BY notification_id"
+        ).fetchall()
+    assert rows == [(n, n) for n in range(1, 42)]

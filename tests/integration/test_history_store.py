@@ -34,6 +34,7 @@ def ingest(
 
 def page(container: Container, kind: RecordKind, msisdn: str = GD_NUMBER, **kw: Any) -> list[Any]:
     container.engine.catch_up("history")
+    container.engine.catch_up("history_usage")
     args = {"start": None, "end": None, "after": None, "limit": 50} | kw
     return container.history.records(kind, msisdn, **args)
 
@@ -254,7 +255,7 @@ def test_usage_counts_equal_a_brute_force_count(
     for kind, records in by_kind.items():
         if records:
             ingest(container, people["platform"], kind, records, batch=f"{batch}-{kind}")
-    container.engine.catch_up("history")
+    container.engine.catch_up("history_usage")
     start = (origin + SH).date() + timedelta(days=first_day)
     end = start + timedelta(days=span)
     for msisdn in numbers:
@@ -287,17 +288,58 @@ def test_rebuilding_the_history_projection_equals_the_incremental_tables(
             [record(kind, n, at=base + timedelta(hours=n * 7)) for n in range(30)],
             batch=f"b-{kind}",
         )
-    container.engine.catch_up("history")
+    container.engine.catch_up_all()
     before = _snapshot(container)
+    assert before["usage_daily"] and before["points_latest"] and before["sms_records"]
     container.engine.rebuild("history")
+    container.engine.rebuild("history_usage")
     assert _snapshot(container) == before
 
 
 def _snapshot(container: Container) -> dict[str, list[Any]]:
-    tables = container.engine.projections["history"].tables
+    projections = container.engine.projections
+    tables = projections["history"].tables + projections["history_usage"].tables
     result = {}
     with container.read_pool.connection() as conn:
         for table in tables:
             rows = conn.execute(f"SELECT * FROM rm.{table}").fetchall()
             result[table] = sorted(map(repr, rows))
     return result
+
+
+def test_a_batch_of_many_chunks_lands_whole_with_its_usage(
+    container: Container, people: dict[str, Principal]
+) -> None:
+    """4,500 records are three stored chunks: every row lands once, in batch order, and the
+    usage counters equal a count over the records (across Shanghai midnight)."""
+    base = datetime(2026, 11, 1, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    numbers = (GD_NUMBER, BJ_NUMBER, "13700137000")
+    records = [
+        record(
+            RecordKind.SMS,
+            n,
+            msisdn=numbers[n % 3],
+            at=base + timedelta(seconds=2 * n),
+            category="SELF_WRITTEN" if n % 4 else "MAIL_ARRIVAL_NOTICE",
+            direction="SENT" if n % 5 else "RECEIVED",
+        )
+        for n in range(4500)
+    ]
+    result = ingest(container, people["platform"], RecordKind.SMS, records)
+    assert result.accepted == 4500
+    container.engine.catch_up_all()
+    with container.read_pool.connection() as conn:
+        idx = [r[0] for r in conn.execute("SELECT idx FROM rm.sms_records ORDER BY idx")]
+    assert idx == list(range(4500))
+    for which, msisdn in enumerate(numbers):
+        for day in (date(2026, 11, 1), date(2026, 11, 2)):
+            mine = [
+                (n, base + timedelta(seconds=2 * n))
+                for n in range(which, 4500, 3)
+                if (base + timedelta(seconds=2 * n) + timedelta(hours=8)).date() == day
+            ]
+            assert container.history.usage_counts(msisdn, day, day) == {
+                "self_written_sms": sum(1 for n, _ in mine if n % 4 and n % 5),
+                "self_written_mms": 0,
+                "arrival_notifications": sum(1 for n, _ in mine if not n % 4),
+            }

@@ -24,7 +24,8 @@ from domain.shared import DomainError
 from infra.bootstrap import Container
 from projections.accounts import AccountsProjection
 from projections.base import Envelope
-from projections.runtime import ProjectionEngine, ProjectionRunner, wait_for_position
+from projections.engine import ProjectionEngine
+from projections.runner import ProjectionRunner, wait_for_position
 
 NAME = "accounts"
 PASSWORD = "a-good-password-1"

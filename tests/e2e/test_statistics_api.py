@@ -212,7 +212,8 @@ def test_csv_exports_match_the_query(
 def test_csv_exports_are_scoped_and_authenticated(
     client: TestClient, gql: GraphQL, world: dict[str, Any]
 ) -> None:
-    own = export(client, gql, "gd.agent", "proxy-operations.csv", groupBy="PROVINCE")
+    own = export(client, gql, "gd.agent", "proxy-operations.csv",
+                 groupBy="PROVINCE", consistentWith=world["position"])  # fmt: skip
     assert rows_of(own) == [["province", "count"], ["GD", "4"]]
     other = export(client, gql, "gd.viewer", "complaint-tickets.csv", province="BJ")
     assert other.status_code == 403

@@ -343,3 +343,25 @@ def test_a_batch_of_many_chunks_lands_whole_with_its_usage(
                 "self_written_mms": 0,
                 "arrival_notifications": sum(1 for n, _ in mine if not n % 4),
             }
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        # no empty string: the CSV path
+        [None, 'a,b "quoted"\nsecond line\r\n', "\\N", "\\.", "日本語 ,", " padded "],
+        # an empty string: written row by row, "" stays "" and None stays NULL
+        ["", None, 'x""y', '"'],
+    ],
+)
+def test_text_values_reach_the_tables_exactly(
+    container: Container, people: dict[str, Principal], details: list[str | None]
+) -> None:
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    records = [
+        record(RecordKind.USAGE, n, at=base + timedelta(minutes=n), detail=detail)
+        for n, detail in enumerate(details)
+    ]
+    ingest(container, people["platform"], RecordKind.USAGE, records)
+    rows = page(container, RecordKind.USAGE)
+    assert [r["detail"] for r in reversed(rows)] == details

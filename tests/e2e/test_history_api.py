@@ -182,7 +182,7 @@ def _ndjson(records: list[Any]) -> bytes:
 
 
 def _bulk(
-    client: TestClient, token: str | None, body: bytes, kind: str = "sms", batch: str = "bulk-1"
+    client: TestClient, token: str | None, body: Any, kind: str = "sms", batch: str = "bulk-1"
 ) -> Any:
     headers = {"content-type": "application/x-ndjson"}
     if token:
@@ -240,3 +240,30 @@ def test_bulk_auth_kind_and_limits(
         assert _bulk(client, token, body, batch="too-big").status_code == 413
     finally:
         container.settings.__dict__["ingest_max_bytes"] = 64 * 1024 * 1024
+
+
+def test_bulk_line_numbers_hold_across_streamed_pieces(
+    world: GraphQL, client: TestClient, container: Container
+) -> None:
+    """A body of several megabytes, sent in 64 KB pieces, is validated a megabyte at a time:
+    errors still name the physical line (blank lines counted), the last line needs no newline,
+    and nothing is stored."""
+    lines = [json.dumps(record(RecordKind.SMS, n)).encode() for n in range(15_000)]
+    lines[6_999] = b"   "  # line 7,000 is blank
+    lines[12_344] = json.dumps(record(RecordKind.SMS, 12_344, feeFen=-1)).encode()
+    lines[14_999] = b'{"msisdn": "13800138000"'  # the last line, cut short, no newline
+    body = b"\n".join(lines)
+    assert len(body) > 3 * (1 << 20)
+    head = container.feed_log.head()
+
+    def pieces() -> Any:
+        for offset in range(0, len(body), 65_536):
+            yield body[offset : offset + 65_536]
+
+    response = _bulk(client, world.login("platform"), pieces(), batch="streamed")
+    assert response.status_code == 422, response.text
+    assert [(e["line"], e["field"]) for e in response.json()["errors"]] == [
+        (12_345, "feeFen"),
+        (15_000, None),
+    ]
+    assert container.feed_log.head() == head

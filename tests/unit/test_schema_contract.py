@@ -160,3 +160,8 @@ def test_account_and_audit_types_are_served_completely() -> None:
         "CreateAccountInput",
     ):
         assert not [m for m in missing if m == type_name or m.startswith(type_name + ".")]
+
+
+def test_the_whole_contract_is_served() -> None:
+    """Every type, field and argument the contract names is served (with its type, above)."""
+    assert unserved(served_schema(), load_contract()) == []

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 import sys
+import tempfile
 import time
 from typing import Annotated, Any
 
@@ -14,6 +16,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from api.cli_audit import audit_app
+from api.cli_documents import documents_app
 from api.cli_ingest import ingest
 from application.demo import (
     load_demo_accounts,
@@ -27,6 +30,7 @@ from domain.access.permissions import Role
 from domain.shared import DomainError
 from infra.bootstrap import Runtime, cli_runtime, load_settings
 from infra.logging import configure_logging
+from infra.metrics import MULTIPROC_DIR_ENV, multiprocess_dir, release_process
 
 app = typer.Typer(
     help="SPOA: customer-service support backend for the 139 mailbox.", no_args_is_help=True
@@ -37,6 +41,7 @@ projections_app = typer.Typer(help="Read-model projections.", no_args_is_help=Tr
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(audit_app, name="audit")
+app.add_typer(documents_app, name="documents")
 app.command()(ingest)
 app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
@@ -78,16 +83,25 @@ def serve(
             # (and keeps running, when it is the embedded one).
             runtime.container.close()
             os.environ["SPOA_DATABASE_URL"] = runtime.database_url
+            # /metrics sums the request metrics of all workers: prometheus-client's
+            # multiprocess mode, in a fresh private directory the (spawned) workers inherit
+            # and that goes when they have stopped.
+            metrics_dir = tempfile.mkdtemp(prefix="spoa-metrics-")
+            os.environ[MULTIPROC_DIR_ENV] = metrics_dir
             console.print(f"SPOA starting {workers} workers: http://{host}:{port}/graphql")
-            uvicorn.run(
-                "api.cli:served_app",
-                factory=True,
-                workers=workers,
-                host=host,
-                port=port,
-                log_config=None,
-                access_log=False,
-            )
+            try:
+                uvicorn.run(
+                    "api.cli:served_app",
+                    factory=True,
+                    workers=workers,
+                    host=host,
+                    port=port,
+                    log_config=None,
+                    access_log=False,
+                )
+            finally:
+                os.environ.pop(MULTIPROC_DIR_ENV, None)
+                shutil.rmtree(metrics_dir, ignore_errors=True)
             return
         app_ = create_app(runtime.container, on_shutdown=runtime.close)
         _freeze_start_up_objects()
@@ -114,8 +128,19 @@ def served_app() -> Any:
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
+    if os.environ.get(MULTIPROC_DIR_ENV) and multiprocess_dir() is None:
+        # Not a directory, or prometheus-client was imported before the variable was set:
+        # /metrics would show this worker's requests only.
+        raise RuntimeError(f"{MULTIPROC_DIR_ENV} is set but multiprocess metrics are not on")
     runtime = Runtime(settings)
-    app_ = create_app(runtime.container, on_shutdown=runtime.close)
+
+    def stop() -> None:
+        try:
+            runtime.close()
+        finally:
+            release_process()
+
+    app_ = create_app(runtime.container, on_shutdown=stop)
     _freeze_start_up_objects()
     return app_
 
@@ -153,26 +178,62 @@ def create_admin(
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Create or update every table, trigger and read model (idempotent)."""
+    """Create or update every table, trigger and read model (idempotent).
+
+    A projection whose tables are of an older version than its code is not rebuilt here (that
+    can take minutes, and this runs at every start): the projection runner's leader rebuilds
+    it blue/green, or `spoa projections rebuild NAME` does.
+    """
     runtime = _runtime()
-    runtime.close()
+    try:
+        code = {name: p.version for name, p in runtime.container.engine.projections.items()}
+        registered = runtime.container.engine.registered_versions()
+    finally:
+        runtime.close()
     console.print("database schema is up to date")
+    for name, version in code.items():
+        tables = registered.get(name, version)
+        if tables < version:
+            console.print(
+                f"{name}: tables are version {tables}, the code's is {version}: rebuild needed"
+                f" (the projection runner rebuilds it while the old tables serve, or run"
+                f" `spoa projections rebuild {name}`)"
+            )
+        elif tables > version:
+            console.print(
+                f"[red]{name}: tables are version {tables}, newer than this code's {version}[/red]"
+            )
 
 
 @projections_app.command("status")
 def projections_status() -> None:
-    """Position and lag of every projection."""
+    """Position, lag and version of every projection, and any rebuild under way or needed."""
     runtime = _runtime()
     try:
-        table = Table("projection", "store", "generation", "position", "lag", "updated", "building")
+        table = Table(
+            "projection",
+            "store",
+            "generation",
+            "version",
+            "position",
+            "lag",
+            "updated",
+            "building",
+        )
         for s in runtime.container.engine.status():
             building = (
                 f"g{s.building_generation} @ {s.building_position}" if s.building_generation else ""
             )
+            version = str(s.version)
+            if s.rebuild_needed:
+                version = f"{s.version} → {s.code_version}: rebuild needed"
+            elif s.version > s.code_version:
+                version = f"{s.version} (newer than this code's {s.code_version})"
             table.add_row(
                 s.name,
                 s.store,
                 str(s.generation),
+                version,
                 str(s.position),
                 str(s.lag),
                 str(s.updated_at or ""),

@@ -15,6 +15,7 @@ from application.access import AccessService, LockoutPolicy
 from application.announcements import AnnouncementService
 from application.audit import AuditService
 from application.audit_state import AsOfService
+from application.document_sweep import DocumentSweeper
 from application.history import HistoryService
 from application.knowledge import KnowledgeService
 from application.operations import OperationsService
@@ -28,7 +29,7 @@ from application.tickets import TicketService
 from domain.access.account import Account
 from infra.audit_export import AuditExporter, offline_mapper, replay_export
 from infra.audit_verify import ChainVerifier, load_anchors
-from infra.blobs import PgDocumentStore
+from infra.blobs import PeriodicDocumentSweep, PgDocumentStore
 from infra.database import ConnectionParams, EmbeddedPostgres
 from infra.event_log import PgEventLog
 from infra.metrics import Metrics
@@ -45,7 +46,7 @@ from projections.audit_queries import AuditCheckpoints, StreamTimeline
 from projections.base import Projection
 from projections.contacts import SupportContactsProjection, SupportContactsQueries
 from projections.engine import ProjectionEngine, StoreSource
-from projections.faqs import FaqQueries, FaqsProjection
+from projections.faqs import FaqDocumentReferences, FaqQueries, FaqsProjection
 from projections.history import HistoryProjection, HistoryQueries, HistoryUsageProjection
 from projections.runner import ProjectionRunner, wait_for_position
 from projections.statistics import StatisticsProjection, StatisticsQueries
@@ -200,6 +201,14 @@ class Container:
             document_max_bytes=settings.document_max_bytes,
             as_of=self.as_of,
         )
+        self.document_sweeper = DocumentSweeper(
+            self.documents,
+            FaqDocumentReferences(
+                self.read_pool.connection, CORE_EVENTS_TABLE, self.core.mapper.to_domain_event
+            ),
+            timedelta(hours=settings.blob_orphan_grace_hours),
+        )
+        self.document_sweep: PeriodicDocumentSweep | None = None
         self.contacts = SupportContactService(
             self.core, SupportContactsQueries(self.read_pool.connection), self.waiter
         )
@@ -227,9 +236,24 @@ class Container:
             self.engine,
             self.settings.projection_poll_seconds,
             self.settings.projection_batch_seconds,
+            auto_rebuild=self.settings.projection_auto_rebuild,
         )
         self.runner.start()
+        self._start_document_sweep(self.runner)
         return self.runner
+
+    def _start_document_sweep(self, runner: ProjectionRunner) -> None:
+        """Sweep orphan document bytes now and then, in the process leading the faqs
+        projection (whose read model the sweep's reference check reads)."""
+        if self.document_sweep is not None:
+            self.document_sweep.stop()
+            self.document_sweep = None
+        interval = self.settings.blob_sweep_interval_hours * 3600
+        if interval > 0:
+            self.document_sweep = PeriodicDocumentSweep(
+                self.document_sweeper.sweep, interval, lambda: "faqs" in runner.leading
+            )
+            self.document_sweep.start()
 
     def database_ready(self) -> bool:
         try:
@@ -241,6 +265,9 @@ class Container:
             return False
 
     def close(self) -> None:
+        if self.document_sweep is not None:
+            self.document_sweep.stop()
+            self.document_sweep = None
         if self.runner is not None:
             self.runner.stop()
             self.runner = None

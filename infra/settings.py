@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Under load (a step found a backlog) a runner steps at most this often",
     )
+    projection_auto_rebuild: bool = Field(
+        default=True,
+        description="The runners rebuild (blue/green) a projection whose tables are of an older"
+        " version than its code",
+    )
     ingest_max_records: int = Field(default=100_000, ge=1, description="Records per batch")
     ingest_max_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="Bytes per bulk NDJSON batch"
@@ -101,6 +106,18 @@ class Settings(BaseSettings):
     )
     document_max_bytes: int = Field(
         default=20 * 1024 * 1024, ge=1, description="Largest FAQ document upload (bytes)"
+    )
+    blob_orphan_grace_hours: float = Field(
+        default=24,
+        ge=1,
+        description="Stored document bytes that no event refers to are swept once no upload has"
+        " claimed them for this long",
+    )
+    blob_sweep_interval_hours: float = Field(
+        default=6,
+        ge=0,
+        description="How often the process leading the faqs projection sweeps orphan document"
+        " bytes (0: only `spoa documents sweep`)",
     )
     log_level: str = Field(default="INFO", description="Log level")
     log_json: bool = Field(default=True, description="JSON log lines")

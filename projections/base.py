@@ -27,6 +27,15 @@ class Projection:
     views in the `rm` schema, so a rebuild can fill fresh tables while the old ones serve and
     then swap the views in one transaction. `apply` must be a pure function of the events and
     its own tables: no clocks, no I/O besides the cursor it is given.
+
+    `version` says what the tables hold. Bump it when `create_tables` or `apply` changes what
+    the tables hold (DDL, collations, indexes queries rely on, what is written from which
+    event); the registry records the version of the generation that serves, and a projection
+    whose registered version is older than its code is rebuilt blue/green into a new
+    generation by the projection runner's leader (or `spoa projections rebuild NAME`) while the
+    old generation keeps serving. Until that swap the live runner keeps applying the new code
+    to the previous version's tables, so `apply` should keep working on them (where it cannot,
+    the projection only lags until the swap). A new projection starts at version 1.
     """
 
     name: ClassVar[str]
@@ -39,6 +48,8 @@ class Projection:
     page_size: ClassVar[int | None] = None
     #: receive stored rows undecoded (Envelope.stored), e.g. to hash the bytes as written
     raw: ClassVar[bool] = False
+    #: what the tables hold: bump it when create_tables or apply changes what the tables hold
+    version: ClassVar[int] = 1
 
     def create_tables(self, cur: Cursor[Any], schema: str) -> None:
         raise NotImplementedError  # each read model defines its DDL

@@ -4,10 +4,19 @@ Each page of events is applied and its tracking position recorded in one transac
 crash mid-page leaves nothing half-applied. A rebuild builds a new generation in its own schema
 while the active one keeps serving, then swaps the `rm` views in one transaction. The live
 runners that drive the engine are in `projections.runner`.
+
+Versions: the registry records the `Projection.version` of the generation that serves (and the
+tracking table that of every generation, so an interrupted rebuild is resumed only by the code
+that started it). `ensure` (the schema step at every start) never rebuilds: it creates a new
+projection's first generation and only reports a projection whose tables are older than its
+code. The rebuild is `rebuild_if_outdated`, which the runner's leader starts in the background
+(`projections.runner`) and which, under the per-projection rebuild lock, builds the new version
+blue/green once however many processes ask. A step refuses tables newer than its code.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -20,6 +29,8 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from psycopg import Connection, Cursor, sql
 
 from projections.base import Envelope, Projection
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 RECENT_EVENTS = 10_000  # decoded events kept for the other runners reading the same pages
@@ -34,16 +45,45 @@ CREATE SCHEMA IF NOT EXISTS rm;
 CREATE TABLE IF NOT EXISTS projection_registry (
     name text PRIMARY KEY,
     store text NOT NULL,
-    active_generation int NOT NULL
+    active_generation int NOT NULL,
+    version int NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS projection_tracking (
     name text NOT NULL,
     generation int NOT NULL,
     position bigint NOT NULL DEFAULT 0,
     updated_at timestamptz,
+    version int NOT NULL DEFAULT 1,
     PRIMARY KEY (name, generation)
 );
 """
+# Databases created before projection versions: every generation in them was built by version 1
+# of its projection, which is what the default records.
+VERSION_COLUMNS_DDL = {
+    "projection_registry": (
+        "ALTER TABLE projection_registry ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1"
+    ),
+    "projection_tracking": (
+        "ALTER TABLE projection_tracking ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1"
+    ),
+}
+
+
+class ProjectionVersionError(RuntimeError):
+    """The serving tables were built by a newer version of the projection than this code's."""
+
+
+def _add_version_columns(cur: Cursor[Any]) -> None:
+    """Checked first, so a start-up takes no table lock (ALTER TABLE takes an exclusive one, even
+    when the column exists) once the columns are there."""
+    for table, ddl in VERSION_COLUMNS_DDL.items():
+        cur.execute(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'version'"
+            " AND NOT attisdropped",
+            (table,),
+        )
+        if cur.fetchone() is None:
+            cur.execute(ddl)
 
 
 @dataclass(frozen=True)
@@ -64,6 +104,14 @@ class ProjectionState:
     updated_at: datetime | None
     building_generation: int | None = None
     building_position: int | None = None
+    #: the projection version the serving tables were built by, and this code's version
+    version: int = 1
+    code_version: int = 1
+
+    @property
+    def rebuild_needed(self) -> bool:
+        """The serving tables are older than the code (the runner's leader rebuilds them)."""
+        return self.version < self.code_version
 
 
 class ProjectionEngine:
@@ -83,6 +131,8 @@ class ProjectionEngine:
         self._step_reads: dict[str, sql.Composed] = {}
         self._recent: OrderedDict[tuple[str, int], Any] = OrderedDict()
         self._recent_lock = threading.Lock()
+        # the registered version each projection's last step saw (see needs_rebuild)
+        self._served_versions: dict[str, int] = {}
 
     def connect(self, autocommit: bool = True) -> Connection[Any]:
         return psycopg.connect(self.conninfo, autocommit=autocommit)
@@ -91,30 +141,72 @@ class ProjectionEngine:
     def ensure(self, cur: Cursor[Any]) -> None:
         """Create the runtime tables and every projection's first generation (idempotent).
 
-        Runs inside the caller's transaction, which holds the schema advisory lock.
+        Runs inside the caller's transaction, which holds the schema advisory lock. A registered
+        projection whose tables are of another version than its code is only reported, never
+        rebuilt here: this runs at every start, under a lock every starting process waits for,
+        and a rebuild can take minutes. The registry's older version is the record that a
+        rebuild is needed; `rebuild_if_outdated` (the runner's leader) performs it.
         """
         cur.execute(RUNTIME_DDL)
+        _add_version_columns(cur)
         for projection in self.projections.values():
             cur.execute(
-                "SELECT active_generation FROM projection_registry WHERE name = %s",
-                (projection.name,),
+                "SELECT version FROM projection_registry WHERE name = %s", (projection.name,)
             )
-            if cur.fetchone() is not None:
+            row = cur.fetchone()
+            if row is not None:
+                self._report_version(projection, int(row[0]))
                 continue
             schema = generation_schema(projection.name, 1)
             cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
             projection.create_tables(cur, schema)
             cur.execute(
-                "INSERT INTO projection_tracking (name, generation, position) VALUES (%s, 1, 0)"
-                " ON CONFLICT DO NOTHING",
-                (projection.name,),
+                "INSERT INTO projection_tracking (name, generation, position, version)"
+                " VALUES (%s, 1, 0, %s) ON CONFLICT DO NOTHING",
+                (projection.name, projection.version),
             )
             cur.execute(
-                "INSERT INTO projection_registry (name, store, active_generation)"
-                " VALUES (%s, %s, 1)",
-                (projection.name, projection.store),
+                "INSERT INTO projection_registry (name, store, active_generation, version)"
+                " VALUES (%s, %s, 1, %s)",
+                (projection.name, projection.store, projection.version),
             )
             self._point_views(cur, projection, schema)
+
+    @staticmethod
+    def _report_version(projection: Projection, registered: int) -> None:
+        if registered < projection.version:
+            log.warning(
+                "projection %s: its tables are version %d, the code's is %d: a rebuild is"
+                " needed (the projection runner's leader rebuilds it blue/green while the old"
+                " tables serve, or run `spoa projections rebuild %s`)",
+                projection.name,
+                registered,
+                projection.version,
+                projection.name,
+            )
+        elif registered > projection.version:
+            log.error(
+                "projection %s: its tables are version %d, newer than this code's %d: this"
+                " process will not apply events to them (`spoa projections rebuild %s` run by"
+                " this code would rebuild them as version %d)",
+                projection.name,
+                registered,
+                projection.version,
+                projection.name,
+                projection.version,
+            )
+
+    def needs_rebuild(self, name: str) -> bool:
+        """Whether the last step of `name` in this process applied to tables older than the
+        code (no query: the step reads the registered version under its registry lock)."""
+        served = self._served_versions.get(name)
+        return served is not None and served < self.projections[name].version
+
+    def registered_versions(self) -> dict[str, int]:
+        """The version each registered projection's serving tables were built by."""
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute("SELECT name, version FROM projection_registry")
+            return {row[0]: int(row[1]) for row in cur.fetchall()}
 
     @staticmethod
     def _point_views(cur: Cursor[Any], projection: Projection, schema: str) -> None:
@@ -233,10 +325,20 @@ class ProjectionEngine:
             # statement: it starts, and takes its snapshot, only once the lock is ours, so it
             # sees the active generation and tracking position as a swap committed them.
             cur.execute(
-                "SELECT 1 FROM projection_registry WHERE name = %s FOR UPDATE",
+                "SELECT version FROM projection_registry WHERE name = %s FOR UPDATE",
                 (name,),
                 prepare=True,
             )
+            registered = cur.fetchone()
+            if registered is None:
+                raise LookupError(f"projection {name} is not installed (run `spoa db upgrade`)")
+            version = int(registered[0])
+            self._served_versions[name] = version
+            if version > projection.version:
+                raise ProjectionVersionError(
+                    f"projection {name}: the serving tables are version {version}, newer than"
+                    f" this code's {projection.version}; not applying to them"
+                )
             cur.execute(self._step_read_sql(projection.store), (name, name, limit), prepare=True)
             rows = cur.fetchall()
             if not rows:
@@ -292,7 +394,7 @@ class ProjectionEngine:
         with self.connect() as conn, conn.cursor() as cur:
             for name, projection in self.projections.items():
                 cur.execute(
-                    "SELECT r.active_generation, t.position, t.updated_at"
+                    "SELECT r.active_generation, t.position, t.updated_at, r.version"
                     " FROM projection_registry r JOIN projection_tracking t"
                     " ON t.name = r.name AND t.generation = r.active_generation"
                     " WHERE r.name = %s",
@@ -301,7 +403,7 @@ class ProjectionEngine:
                 row = cur.fetchone()
                 if row is None:
                     continue
-                generation, position, updated_at = row
+                generation, position, updated_at, version = row
                 cur.execute(
                     sql.SQL("SELECT count(*) FROM {} WHERE notification_id > %s").format(
                         sql.Identifier(self.sources[projection.store].table)
@@ -325,6 +427,8 @@ class ProjectionEngine:
                         updated_at=updated_at,
                         building_generation=building[0] if building else None,
                         building_position=building[1] if building else None,
+                        version=version,
+                        code_version=projection.version,
                     )
                 )
         return states
@@ -363,47 +467,103 @@ class ProjectionEngine:
         The new generation is built in its own schema while the old one keeps serving (and
         keeps being updated by the live runner); the final catch-up and the swap of the `rm`
         views happen in one transaction that holds the registry row lock. An interrupted
-        rebuild resumes from the building generation's tracking position; `restart` drops it.
+        rebuild resumes from the building generation's tracking position; `restart` drops it
+        (and so does a rebuild by a different version of the projection's code). The registry
+        then records this code's version, whatever it was before.
         """
         projection = self.projections[name]
-        limit = page_size or projection.page_size or max(self.page_size, 5000)
         with self.connect() as conn:
             with conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_lock(hashtext('spoa-rebuild:' || %s))", (name,))
             try:
-                generation = self._prepare_generation(conn, projection, restart)
-                head = self.store_head(projection.store)
-                done = self._tracking_position(conn, name, generation)
-                if progress:
-                    progress(done, head)
-                while True:
-                    with conn.transaction(), conn.cursor() as cur:
-                        moved = self._apply_page(cur, projection, generation, limit)
-                    if not moved:
-                        break
-                    done += moved
-                    if progress:
-                        progress(done, max(head, done))
-                old = self._swap(conn, projection, generation, limit)
+                return self._rebuild(conn, projection, restart, progress, page_size)
+            finally:
+                self._unlock_rebuild(conn, name)
+
+    def rebuild_if_outdated(
+        self, name: str, *, progress: ProgressCallback | None = None, page_size: int | None = None
+    ) -> int | None:
+        """Rebuild `name` blue/green when its serving tables are of an older version than the
+        code. Returns the new active generation, or None when nothing was done: the version is
+        current (or newer: never downgraded automatically), or another process holds the rebuild
+        lock (it is rebuilding; ask again later). However many processes call this at once, one
+        builds and the others find the version current afterwards.
+        """
+        projection = self.projections[name]
+        with self.connect() as conn:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_try_advisory_lock(hashtext('spoa-rebuild:' || %s))", (name,))
+                locked = cur.fetchone()
+            if not (locked and locked[0]):
+                return None
+            try:
+                # Read under the lock: a rebuild that swapped just before we took it is seen.
                 with conn.cursor() as cur:
-                    cur.execute(
-                        sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                            sql.Identifier(generation_schema(name, old))
-                        )
-                    )
-                    cur.execute(
-                        "DELETE FROM projection_tracking WHERE name = %s AND generation = %s",
-                        (name, old),
-                    )
-                if progress:
-                    final = self._tracking_position(conn, name, generation)
-                    progress(final, final)
+                    cur.execute("SELECT version FROM projection_registry WHERE name = %s", (name,))
+                    row = cur.fetchone()
+                if row is None or int(row[0]) >= projection.version:
+                    return None
+                log.info(
+                    "projection %s: rebuilding version %d over version %d (blue/green)",
+                    name,
+                    projection.version,
+                    row[0],
+                )
+                generation = self._rebuild(conn, projection, False, progress, page_size)
+                log.info(
+                    "projection %s: generation %d (version %d) is live",
+                    name,
+                    generation,
+                    projection.version,
+                )
                 return generation
             finally:
-                with conn.cursor() as cur:
-                    cur.execute(
-                        "SELECT pg_advisory_unlock(hashtext('spoa-rebuild:' || %s))", (name,)
-                    )
+                self._unlock_rebuild(conn, name)
+
+    @staticmethod
+    def _unlock_rebuild(conn: Connection[Any], name: str) -> None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(hashtext('spoa-rebuild:' || %s))", (name,))
+
+    def _rebuild(
+        self,
+        conn: Connection[Any],
+        projection: Projection,
+        restart: bool,
+        progress: ProgressCallback | None,
+        page_size: int | None,
+    ) -> int:
+        """The rebuild itself; the caller holds the projection's rebuild lock on `conn`."""
+        name = projection.name
+        limit = page_size or projection.page_size or max(self.page_size, 5000)
+        generation = self._prepare_generation(conn, projection, restart)
+        head = self.store_head(projection.store)
+        done = self._tracking_position(conn, name, generation)
+        if progress:
+            progress(done, head)
+        while True:
+            with conn.transaction(), conn.cursor() as cur:
+                moved = self._apply_page(cur, projection, generation, limit)
+            if not moved:
+                break
+            done += moved
+            if progress:
+                progress(done, max(head, done))
+        old = self._swap(conn, projection, generation, limit)
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    sql.Identifier(generation_schema(name, old))
+                )
+            )
+            cur.execute(
+                "DELETE FROM projection_tracking WHERE name = %s AND generation = %s",
+                (name, old),
+            )
+        if progress:
+            final = self._tracking_position(conn, name, generation)
+            progress(final, final)
+        return generation
 
     @staticmethod
     def _tracking_position(conn: Connection[Any], name: str, generation: int) -> int:
@@ -428,13 +588,24 @@ class ProjectionEngine:
                 raise LookupError(f"unknown projection {projection.name}")
             active = row[0]
             cur.execute(
-                "SELECT generation FROM projection_tracking WHERE name = %s AND generation > %s"
-                " ORDER BY generation",
+                "SELECT generation, version FROM projection_tracking"
+                " WHERE name = %s AND generation > %s ORDER BY generation",
                 (projection.name, active),
             )
-            pending = [r[0] for r in cur.fetchall()]
-            if pending and not restart:
-                return int(pending[-1])
+            building = cur.fetchall()
+            pending = [int(r[0]) for r in building]
+            # Resume an interrupted rebuild only when this version of the code started it: its
+            # tables and pages are the code's own.
+            if building and not restart and building[-1][1] == projection.version:
+                return pending[-1]
+            if building and not restart:
+                log.info(
+                    "projection %s: starting over the interrupted rebuild of version %d"
+                    " (the code is version %d)",
+                    projection.name,
+                    building[-1][1],
+                    projection.version,
+                )
             for generation in pending:
                 cur.execute(
                     sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
@@ -451,8 +622,9 @@ class ProjectionEngine:
             cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
             projection.create_tables(cur, schema)
             cur.execute(
-                "INSERT INTO projection_tracking (name, generation, position) VALUES (%s, %s, 0)",
-                (projection.name, generation),
+                "INSERT INTO projection_tracking (name, generation, position, version)"
+                " VALUES (%s, %s, 0, %s)",
+                (projection.name, generation, projection.version),
             )
             return generation
 
@@ -470,8 +642,9 @@ class ProjectionEngine:
             while self._apply_page(cur, projection, generation, limit):
                 pass
             cur.execute(
-                "UPDATE projection_registry SET active_generation = %s WHERE name = %s",
-                (generation, projection.name),
+                "UPDATE projection_registry SET active_generation = %s, version = %s"
+                " WHERE name = %s",
+                (generation, projection.version, projection.name),
             )
             self._point_views(cur, projection, generation_schema(projection.name, generation))
             return old

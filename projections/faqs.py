@@ -8,12 +8,13 @@ is domain.knowledge.search_text; this module only stores and queries them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
 from psycopg import Cursor, sql
 from psycopg.types.json import Jsonb
 
@@ -80,6 +81,8 @@ class FaqsProjection(Projection):
         # live rows to the planner, which then filters every row's vector instead of using GIN.
         cur.execute(sql.SQL("CREATE INDEX ON {}.faqs (updated_at DESC, id DESC)").format(s))
         cur.execute(sql.SQL("CREATE INDEX ON {}.faqs (category)").format(s))
+        # A row for every document ever attached to a FAQ, never deleted (a detach only clears
+        # `attached`): the orphan document sweep (FaqDocumentReferences) relies on it.
         cur.execute(
             sql.SQL(
                 "CREATE TABLE {}.faq_document_refs ("
@@ -308,3 +311,55 @@ class FaqQueries:
             )
             row = cur.fetchone()
         return str(row[0]) if row else None
+
+
+class FaqDocumentReferences:
+    """Which document content some stored FAQ event attaches, earlier versions included.
+
+    rm.faq_document_refs holds a row for every (document, FAQ) ever attached (a detach only
+    marks it), so it answers for every event up to the projection's position; the events
+    after that position, usually none, are read from the store and decoded. Together they are
+    exactly what the events say, whatever the projection's lag.
+    """
+
+    def __init__(
+        self, connect: Any, events_table: str, decode: Callable[[StoredEvent], Any]
+    ) -> None:
+        self._connect = connect
+        self._events_table = events_table
+        self._decode = decode
+
+    def referenced(self, sha256s: Collection[str]) -> set[str]:
+        wanted = set(sha256s)
+        with self._connect() as conn, conn.transaction(), conn.cursor() as cur:
+            # Like a projection step, the registry row lock keeps a rebuild from swapping the
+            # rm views between the position read here and the table read below.
+            cur.execute(
+                "SELECT t.position FROM projection_registry r JOIN projection_tracking t"
+                " ON t.name = r.name AND t.generation = r.active_generation"
+                " WHERE r.name = %s FOR SHARE OF r",
+                (FaqsProjection.name,),
+            )
+            row = cur.fetchone()
+            position = int(row[0]) if row else 0
+            cur.execute(
+                "SELECT DISTINCT sha256 FROM rm.faq_document_refs WHERE sha256 = ANY(%s)",
+                (list(wanted),),
+            )
+            found = {str(r[0]) for r in cur.fetchall()}
+            cur.execute(
+                sql.SQL(
+                    "SELECT originator_id, originator_version, topic, state FROM {}"
+                    " WHERE notification_id > %s AND topic = %s"
+                ).format(sql.Identifier(self._events_table)),
+                (position, Faq.FaqDocumentAttached.TOPIC),
+            )
+            for r in cur:
+                event = self._decode(
+                    StoredEvent(
+                        originator_id=r[0], originator_version=r[1], topic=r[2], state=bytes(r[3])
+                    )
+                )
+                if event.sha256 in wanted:
+                    found.add(event.sha256)
+        return found

@@ -66,6 +66,8 @@ class HistoryProjection(Projection):
     """
 
     name = "history"
+    # 2: msisdn COLLATE "C"; the usage counters moved to their own projection, history_usage
+    version = 2
     store = "feed"
     topics = frozenset({PlatformBatch.RecordsAdded.TOPIC})
     raw = True  # the stored JSON goes to PostgreSQL as it is

@@ -1,21 +1,25 @@
 """`spoa serve --workers 2`: two processes on one port, one projection leader each, an account
 disabled through one worker refused at once by the other (their aggregate caches re-read the
-events), and a clean stop."""
+events), a clean stop, and /metrics that counts the requests of both workers whichever answers."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from domain.access.permissions import Role
 from infra.bootstrap import Container
@@ -63,6 +67,37 @@ def advisory_locks(database_url: str) -> int:
     return int(row[0]) if row else 0
 
 
+@contextmanager
+def serving(database_url: str, tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`spoa serve --workers 2` on a free port until the block ends, then SIGTERM and wait."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SPOA_DATABASE_URL": database_url,
+        "SPOA_DEV_MODE": "1",
+        "SPOA_SECRET_KEY": TEST_SECRET,
+        "SPOA_DATA_DIR": str(tmp_path),
+        "SPOA_LOG_LEVEL": "WARNING",
+        "SPOA_ARGON2_TIME_COST": "1",
+        "SPOA_ARGON2_MEMORY_KIB": "1024",
+        "SPOA_ARGON2_PARALLELISM": "1",
+        **(env or {}),
+    }
+    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"]
+    server = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603 - our own interpreter
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(server, base)
+        yield base
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+
+
 @pytest.mark.slow
 def test_two_workers_share_the_port_the_leaders_and_the_truth(
     database_url: str, tmp_path: Path
@@ -81,23 +116,7 @@ def test_two_workers_share_the_port_the_leaders_and_the_truth(
         projections = len(container.engine.projections)
     finally:
         container.close()
-    port = free_port()
-    env = {
-        **os.environ,
-        "SPOA_DATABASE_URL": database_url,
-        "SPOA_DEV_MODE": "1",
-        "SPOA_SECRET_KEY": TEST_SECRET,
-        "SPOA_DATA_DIR": str(tmp_path),
-        "SPOA_LOG_LEVEL": "WARNING",
-        "SPOA_ARGON2_TIME_COST": "1",
-        "SPOA_ARGON2_MEMORY_KIB": "1024",
-        "SPOA_ARGON2_PARALLELISM": "1",
-    }
-    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"]
-    server = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603 - our own interpreter
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(server, base)
+    with serving(database_url, tmp_path) as base:
         # One leader per projection across both workers (session advisory locks).
         deadline = time.monotonic() + 20
         while advisory_locks(database_url) < projections and time.monotonic() < deadline:
@@ -129,14 +148,76 @@ def test_two_workers_share_the_port_the_leaders_and_the_truth(
                 break
             assert time.monotonic() < deadline, nodes
             time.sleep(0.1)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            raise
     deadline = time.monotonic() + 10
     while advisory_locks(database_url) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert advisory_locks(database_url) == 0  # the workers stopped and let go of leadership
+
+
+def scrape(base: str) -> tuple[dict[tuple[str, frozenset[tuple[str, str]]], float], list[str]]:
+    """One /metrics on a new connection (so either worker may answer): its samples by name and
+    labels, and the sample names in order (to count repeats)."""
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    found = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    return {(s.name, frozenset(s.labels.items())): s.value for s in found}, [s.name for s in found]
+
+
+def labelled(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
+    return name, frozenset(labels.items())
+
+
+@pytest.mark.slow
+def test_metrics_sum_the_requests_of_every_worker(database_url: str, tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"  # where `spoa serve` makes its metrics directory
+    temp.mkdir()
+    requests = 24
+    with serving(database_url, tmp_path, {"TMPDIR": str(temp)}) as base:
+        [metrics_dir] = temp.glob("spoa-metrics-*")
+        assert metrics_dir.stat().st_mode & 0o077 == 0  # private to the user
+        for _ in range(requests):  # each on a new connection: spread over the workers
+            assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+        healthz = labelled("spoa_http_requests_total", method="GET", route="/healthz", status="200")
+        timed = labelled("spoa_http_request_duration_seconds_count", method="GET", route="/healthz")
+        scraped = labelled("spoa_http_requests_total", method="GET", route="/metrics", status="200")
+        sent = 0  # scrapes sent so far; each is counted too, once answered
+        answered: set[str] = set()
+        deadline = time.monotonic() + 20
+        while len(answered) < 2:  # until both workers have answered a scrape
+            assert time.monotonic() < deadline, f"only {answered} answered the scrapes"
+            samples, names = scrape(base)
+            # Whichever worker answers counts the requests of both: all of them, once the
+            # worker that answered the last has recorded it (just after its response).
+            assert samples[healthz] == samples[timed] <= requests
+            # The earlier scrapes, give or take the one the other worker has just answered.
+            assert sent - 1 <= samples.get(scraped, 0) <= sent
+            sent += 1
+            if samples[healthz] < requests:
+                assert sent < 10, samples[healthz]
+                time.sleep(0.05)
+                continue
+            # One line per label set, not one per worker.
+            counters = [key for key in samples if key[0] == "spoa_http_requests_total"]
+            assert names.count("spoa_http_requests_total") == len(counters)
+            # The database figures once per scrape, not once per worker.
+            assert names.count("spoa_database_up") == 1
+            appended = [key for key in samples if key[0] == "spoa_store_events_appended_total"]
+            assert names.count("spoa_store_events_appended_total") == len(appended) > 0
+            # Process figures: the answering worker's own, labelled with its pid.
+            assert names.count("process_resident_memory_bytes") == 1
+            [pid] = [dict(k[1])["pid"] for k in samples if k[0] == "process_resident_memory_bytes"]
+            leaders = [dict(k[1]) for k in samples if k[0] == "spoa_projection_leader"]
+            assert leaders
+            assert all(labels["pid"] == pid for labels in leaders)
+            answered.add(pid)
+        # Each worker writes files of its own (its last scrape may still be being recorded).
+        while True:
+            written = {
+                m.group(1)
+                for f in metrics_dir.iterdir()
+                if (m := re.fullmatch(r"[a-z]+_(\d+)\.db", f.name))
+            }
+            if written == answered or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert written == answered
+    assert not metrics_dir.exists()  # the metrics directory goes with the server

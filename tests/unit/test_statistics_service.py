@@ -205,6 +205,12 @@ class State:
     updated_at: Any = None
     building_generation: int | None = None
     building_position: int | None = None
+    version: int = 1
+    code_version: int = 1
+
+    @property
+    def rebuild_needed(self) -> bool:
+        return self.version < self.code_version
 
 
 class FakeEngine:
@@ -213,7 +219,7 @@ class FakeEngine:
     def status(self) -> list[State]:
         return [
             State("statistics", "core", 2, 90, 10, building_generation=3, building_position=25),
-            State("history", "feed", 1, 5, 0),
+            State("history", "feed", 1, 5, 0, code_version=2),
         ]
 
     def store_head(self, store: str) -> int:
@@ -234,6 +240,9 @@ def test_metrics_expose_positions_lag_appends_and_rebuild_progress() -> None:
         'spoa_projection_rebuild_progress_ratio{projection="statistics"} 0.25',
         'spoa_projection_rebuilding{projection="history"} 0.0',
         'spoa_projection_leader{projection="history"} 1.0',
+        'spoa_projection_version{projection="history"} 1.0',
+        'spoa_projection_rebuild_needed{projection="history"} 1.0',
+        'spoa_projection_rebuild_needed{projection="statistics"} 0.0',
         'spoa_graphql_requests_total{operation="Stats",outcome="ok",type="query"} 1.0',
         'spoa_graphql_request_duration_seconds_count{operation="Stats",type="query"} 1.0',
         'spoa_http_requests_total{method="GET",route="/metrics",status="200"} 1.0',

@@ -16,7 +16,8 @@ from application.ports import EventLog, ReadModelWaiter
 from application.unit_of_work import save
 from domain.access.permissions import Permission
 from domain.history.batch import PlatformBatch, batch_id_for, validate_batch_key
-from domain.history.records import BatchValidator, RecordError, RecordKind
+from domain.history.records import RecordKind
+from domain.history.validation import BatchValidator, RecordError
 from domain.shared import DomainError
 
 HISTORY_PROJECTION = "history"

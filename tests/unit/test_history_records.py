@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.history.batch import CHUNK_RECORDS, PlatformBatch
-from domain.history.records import BatchValidator, RecordKind, columns_of, parse_timestamp
+from domain.history.records import RecordKind, columns_of, parse_timestamp
+from domain.history.validation import BatchValidator
 from tests.history_helpers import VALID, record
 
 

@@ -13,6 +13,7 @@ from eventsourcing.application import Application
 
 from application.audit_ports import AggregateAsOf
 from application.authz import Principal
+from application.document_sweep import DocumentReferences
 from application.pagination import CursorCodec
 from application.ports import Clock, ReadModelWaiter
 from application.unit_of_work import get_or_none, get_or_raise, retrying, save
@@ -144,8 +145,10 @@ class KnowledgeService:
         clock: Clock,
         document_max_bytes: int,
         as_of: AggregateAsOf,
+        references: DocumentReferences | None = None,
     ) -> None:
         self.store = store
+        self.references = references
         self.faqs = faqs
         self.documents = documents
         self.cursors = cursors
@@ -270,8 +273,17 @@ class KnowledgeService:
         info = self.documents.info(sha256) if is_sha256(sha256) else None
         if info is None:
             raise NotFoundError("no such document")
-        filename = self.faqs.latest_filename(sha256) or info.filename
-        return DocumentDownload(sha256, filename, info.content_type, info.size_bytes)
+        filename = self.faqs.latest_filename(sha256)
+        if filename is None and not self._attached(info.sha256):
+            # Bytes whose FAQ was never saved (an orphan, until the sweep) are nobody's document.
+            raise NotFoundError("no such document")
+        return DocumentDownload(
+            sha256, filename or info.filename, info.content_type, info.size_bytes
+        )
+
+    def _attached(self, sha256: str) -> bool:
+        """Whether a stored event attaches the content (the read model may not show it yet)."""
+        return self.references is None or sha256 in self.references.referenced([sha256])
 
     def document_chunks(self, sha256: str) -> Iterator[bytes]:
         return self.documents.chunks(sha256)

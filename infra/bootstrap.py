@@ -191,6 +191,9 @@ class Container:
             hashlib.sha256(b"cursor:" + settings.secret_key.get_secret_value().encode()).digest()
         )
         self.documents = PgDocumentStore(self.read_pool.connection)
+        references = FaqDocumentReferences(
+            self.read_pool.connection, CORE_EVENTS_TABLE, self.core.mapper.to_domain_event
+        )
         self.knowledge = KnowledgeService(
             store=self.core,
             faqs=FaqQueries(self.read_pool.connection),
@@ -200,12 +203,11 @@ class Container:
             clock=self.clock,
             document_max_bytes=settings.document_max_bytes,
             as_of=self.as_of,
+            references=references,
         )
         self.document_sweeper = DocumentSweeper(
             self.documents,
-            FaqDocumentReferences(
-                self.read_pool.connection, CORE_EVENTS_TABLE, self.core.mapper.to_domain_event
-            ),
+            references,
             timedelta(hours=settings.blob_orphan_grace_hours),
         )
         self.document_sweep: PeriodicDocumentSweep | None = None

@@ -308,3 +308,21 @@ def test_the_faqs_projection_leader_sweeps_now_and_then(
         time.sleep(0.1)
     assert stored(container) == {kept}
     assert container.runner is not None and "faqs" in container.runner.leading
+
+
+def test_an_orphan_is_nobodys_document_until_an_event_attaches_it(
+    container: Container, people: dict[str, Principal], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bytes whose FAQ save failed cannot be downloaded, even by id, before the sweep; once a
+    stored event attaches them they can, before the FAQ read model has caught up."""
+    editor = people["second"]
+    faq_id = create_faq(container, editor, "乙")
+    sha = failed_attach(container, editor, faq_id, monkeypatch)
+    with pytest.raises(NotFoundError):
+        container.knowledge.open_document(people["viewer"], sha)
+    assert attach(container, editor, faq_id, "kept.txt", TEXT) == sha
+    assert container.knowledge.faqs.latest_filename(sha) is None  # the read model lags
+    download = container.knowledge.open_document(people["viewer"], sha)
+    assert (download.size_bytes, download.filename) == (len(TEXT), "orphan.txt")
+    container.engine.catch_up("faqs")
+    assert container.knowledge.open_document(people["viewer"], sha).filename == "kept.txt"

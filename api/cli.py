@@ -24,6 +24,7 @@ from application.demo import (
     load_demo_platform_history,
     load_demo_subscribers,
     load_demo_support_desk,
+    load_demo_ticket_changes,
 )
 from application.subscribers_demo import DEMO_SHOWCASE
 from domain.access.permissions import Role
@@ -335,6 +336,9 @@ def _load_demo(runtime: Runtime, quiet_if_present: bool = False) -> None:
             f"demo support desk: {desk.tickets_created} tickets ({states}),"
             f" {desk.announcements_created} announcements"
         )
+    if desk.tickets_created:
+        linked = load_demo_ticket_changes(runtime.container.access, runtime.container.subscribers)
+        console.print(f"demo changes citing tickets: {linked} (Subscriber.changes → ticketId)")
     created = [d for d, new in results if new]
     if quiet_if_present and not created:
         return

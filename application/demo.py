@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from application.access import AccessService, UsernameTakenError, principal_of
 from application.announcements import AnnouncementService
+from application.authz import Principal
 from application.history import HistoryService
 from application.history_demo import load_demo_history
 from application.knowledge import KnowledgeService
 from application.knowledge_demo import DemoKnowledgeResult, load_demo_knowledge
-from application.subscribers import SubscriberCommands
+from application.subscribers import ChangeContext, SubscriberCommands
 from application.subscribers_demo import Staff
 from application.subscribers_demo import load_demo_subscribers as generate_demo_subscribers
 from application.support_contacts import SupportContactService
-from application.support_demo import DemoDesk, DemoSupportResult, load_demo_support
+from application.support_demo import DEMO_TICKETS, DemoDesk, DemoSupportResult, load_demo_support
 from application.tickets import TicketService
 from domain.access.account import account_id_for
 from domain.access.permissions import Role
+from domain.shared import DomainError, natural_id
 
 
 @dataclass(frozen=True)
@@ -122,3 +124,50 @@ def load_demo_support_desk(
         second_line=staff("vendor"),
     )
     return load_demo_support(tickets, announcements, desk, tickets.clock.now())
+
+
+@dataclass(frozen=True)
+class DemoTicketChange:
+    """A proxy setting made on the customer's behalf in answer to a demo ticket."""
+
+    ticket_key: str
+    agent: str
+    reason: str
+    change: Callable[[SubscriberCommands, Principal, str, ChangeContext], Any]
+
+
+DEMO_TICKET_CHANGES = (
+    DemoTicketChange(
+        "gd-login",
+        "gd.agent",
+        "客户忘记密码无法登录，核实身份后代为重置",
+        lambda s, who, msisdn, ctx: s.change_password(who, msisdn, "Reset2026mail", ctx),
+    ),
+    DemoTicketChange(
+        "bj-alias",
+        "bj.agent",
+        "客户自助设置别名失败，代为设置",
+        lambda s, who, msisdn, ctx: s.set_alias(who, msisdn, "wang.fang.bj139", ctx),
+    ),
+)
+
+
+def load_demo_ticket_changes(access: AccessService, subscribers: SubscriberCommands) -> int:
+    """Changes that answer demo tickets, citing them (ChangeContext.ticketId), so a ticket's
+    subscriber shows the change and the change leads back to its ticket. Run after the
+    subscribers and the support desk; a change the mailbox no longer allows is skipped."""
+    made = 0
+    for demo in DEMO_TICKET_CHANGES:
+        ticket = next(t for t in DEMO_TICKETS if t.key == demo.ticket_key)
+        account = access.actor_account(account_id_for(demo.agent))
+        if account is None or ticket.msisdn is None:
+            continue
+        context = ChangeContext(
+            reason=demo.reason, ticket_id=str(natural_id("demo-ticket", demo.ticket_key))
+        )
+        try:
+            demo.change(subscribers, principal_of(account), ticket.msisdn, context)
+        except DomainError:
+            continue
+        made += 1
+    return made

@@ -20,7 +20,7 @@ from application.authz import Principal
 from application.ports import Clock, PasswordHasher
 from application.unit_of_work import get_or_none, retrying, save
 from domain.access.permissions import Permission
-from domain.shared import ValidationError, check_expected_version
+from domain.shared import PermissionDeniedError, check_expected_version
 from domain.subscribers.alias_claim import AliasClaim, alias_claim_id_for, claim_alias
 from domain.subscribers.plans import plan_for
 from domain.subscribers.rules import (
@@ -35,8 +35,8 @@ from domain.subscribers.rules import (
     validate_reason,
 )
 from domain.subscribers.subscriber import Subscriber, subscriber_id_for, validate_province
-
-MAX_TICKET_ID = 64
+from domain.support.citation import check_citation, parse_cited_ticket, ticket_not_found
+from domain.support.ticket import Ticket
 
 
 @dataclass(frozen=True)
@@ -73,14 +73,26 @@ class SubscriberCommands:
     @staticmethod
     def _meta(principal: Principal, context: ChangeContext) -> dict[str, Any]:
         reason = validate_reason(context.reason, ["context", "reason"], MAX_REASON)
-        ticket_id = (context.ticket_id or "").strip() or None
-        if ticket_id is not None and len(ticket_id) > MAX_TICKET_ID:
-            raise ValidationError(
-                f"ticketId must be at most {MAX_TICKET_ID} characters",
-                code="INVALID_TICKET_ID",
-                field=["context", "ticketId"],
-            )
-        return principal.meta(reason=reason, ticket_id=ticket_id)
+        ticket_id = parse_cited_ticket(context.ticket_id)
+        return principal.meta(reason=reason, ticket_id=str(ticket_id) if ticket_id else None)
+
+    def _check_cited_ticket(
+        self, principal: Principal, meta: dict[str, Any], msisdn: str, province: str
+    ) -> None:
+        """The ticket the change cites exists, is one the caller may read, and is about this
+        mailbox (or, naming none, of its province); a ticket the caller may not read is
+        TICKET_NOT_FOUND, as if it did not exist."""
+        cited = meta.get("ticket_id")
+        if cited is None:
+            return
+        ticket = get_or_none(self.store, UUID(cited))
+        if not isinstance(ticket, Ticket):
+            raise ticket_not_found()
+        try:
+            principal.require_in_province(Permission.TICKET_READ, ticket.province)
+        except PermissionDeniedError:
+            raise ticket_not_found() from None
+        check_citation(ticket, msisdn, province)
 
     def _load(self, msisdn: str) -> Subscriber:
         subscriber: Subscriber | None = get_or_none(self.store, subscriber_id_for(msisdn))
@@ -104,6 +116,7 @@ class SubscriberCommands:
             subscriber = self._load(msisdn)
             principal.require_in_province(permission, subscriber.province)
             check_expected_version(subscriber.version, context.expected_version)
+            self._check_cited_ticket(principal, meta, msisdn, subscriber.province)
             others = decide(subscriber, meta) or []
             return SubscriberResult(subscriber, save(self.store, subscriber, *others))
 
@@ -129,6 +142,7 @@ class SubscriberCommands:
         meta = self._meta(principal, context)
 
         def attempt() -> SubscriberResult:
+            self._check_cited_ticket(principal, meta, msisdn, province)
             existing: Subscriber | None = get_or_none(self.store, subscriber_id_for(msisdn))
             if existing is None:
                 check_expected_version(0, context.expected_version)

@@ -78,13 +78,9 @@ class _Generation:
     subscribers: dict[str, Subscriber] = field(default_factory=dict)
 
     def meta(self, principal: Principal) -> dict[str, Any]:
-        ticket = None
-        if self.rng.random() < 0.25:
-            province = principal.province or "GD"
-            ticket = (
-                f"{province}-2026{self.rng.randrange(1, 13):02d}01-{self.rng.randrange(1, 999):04d}"
-            )
-        return principal.meta(reason=self.rng.choice(REASONS), ticket_id=ticket)
+        # No ticket is cited here: a cited ticket must exist (domain/support/citation.py); the
+        # demo's changes that answer real demo tickets come with the support desk.
+        return principal.meta(reason=self.rng.choice(REASONS))
 
     def claim(self, alias: str) -> AliasClaim | None:
         if alias not in self.claims:
@@ -289,7 +285,12 @@ def load_demo_subscribers(
 def _settle_showcase(store: Application[UUID], staff: Staff, at: datetime) -> None:
     """Leave the first showcase numbers active, frozen and deregistered, whatever the dice."""
     agent = staff.second_line[0]
-    wanted = {"13800138000": "ACTIVE", "13700137000": "FROZEN", "13600136000": "DEREGISTERED"}
+    wanted = {
+        "13800138000": "ACTIVE",
+        "13900139000": "ACTIVE",  # the demo ticket changes (application/demo.py) need it open
+        "13700137000": "FROZEN",
+        "13600136000": "DEREGISTERED",
+    }
     for msisdn, status in wanted.items():
         s: Subscriber = store.repository.get(subscriber_id_for(msisdn))
         touched: list[Any] = [s]

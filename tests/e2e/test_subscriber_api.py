@@ -10,6 +10,7 @@ from typing import Any
 from application.access import principal_of
 from application.authz import Principal
 from domain.access.account import account_id_for
+from domain.support.values import TicketCategory, TicketPriority
 from infra.bootstrap import Container
 from tests.helpers import GraphQL, error_codes
 
@@ -31,6 +32,21 @@ def staff(container: Container, username: str) -> Principal:
     account = container.access.actor_account(account_id_for(username))
     assert account is not None
     return principal_of(account)
+
+
+def gd_ticket(container: Container, msisdn: str | None = None) -> str:
+    """A GD ticket (about `msisdn`, or an incident naming no mailbox): what changes cite."""
+    result = container.tickets.save_draft(
+        staff(container, "gd.agent"),
+        ticket_id=None,
+        title="客户来电",
+        body="请代为设置",
+        category=TicketCategory.REQUEST,
+        priority=TicketPriority.NORMAL,
+        msisdn=msisdn,
+    )
+    assert result.ticket is not None
+    return str(result.ticket.id)
 
 
 @dataclass(frozen=True)
@@ -104,12 +120,16 @@ def test_every_mutation_by_every_role(gql: GraphQL, container: Container) -> Non
 def every_role_tries(gql: GraphQL, container: Container, name: str) -> None:
     case = CASES[name]
     document = mutation(name, case.input_type)
+    incident = gd_ticket(container)
     for index, role in enumerate(ROLES):
         msisdn = f"135{sorted(CASES).index(name):02d}{index:02d}0000"
         case.given(container, msisdn)
         before = container.core_log.head()
         variables = case.input(msisdn, index)
-        variables["context"] = {"reason": f"test by {role}", "ticketId": "GD-20260301-0001"}
+        # the platform reads no tickets, so it cites none (a citation it cannot read is
+        # TICKET_NOT_FOUND: test_changes_cite_only_tickets_that_fit)
+        cited = None if role == "platform" else incident
+        variables["context"] = {"reason": f"test by {role}", "ticketId": cited}
         result = gql(document, {"input": variables}, as_user=role)
         if role in case.allowed:
             payload = result["data"][name]
@@ -122,7 +142,7 @@ def every_role_tries(gql: GraphQL, container: Container, name: str) -> None:
                 name,
                 role,
                 f"test by {role}",
-                "GD-20260301-0001",
+                cited,
             )
         else:
             assert error_codes(result) == ["FORBIDDEN"], (name, role, result)
@@ -179,7 +199,7 @@ def test_reads_by_every_role_and_province(gql: GraphQL, container: Container) ->
 
 def test_the_subscriber_in_full_and_its_changes(gql: GraphQL, container: Container) -> None:
     msisdn = "13800138000"
-    context = {"reason": "客户来电 customer called", "ticketId": "GD-20260301-0007"}
+    context = {"reason": "客户来电 customer called", "ticketId": gd_ticket(container, msisdn)}
     steps = [
         ("registerMailbox", {"msisdn": msisdn, "province": "GD", "planCode": "FREE"}),
         ("changePlan", {"msisdn": msisdn, "planCode": "PLUS_5"}),
@@ -258,6 +278,10 @@ def test_the_subscriber_in_full_and_its_changes(gql: GraphQL, container: Contain
     plan = seen[3]
     assert plan["actor"] == {"username": "gd.agent", "role": "PROVINCE_AGENT", "province": "GD"}
     assert (plan["reason"], plan["ticketId"]) == (context["reason"], context["ticketId"])
+    # the change leads back to the ticket it answers
+    cited = gql("query($id: ID!) { ticket(id: $id) { msisdn province } }",
+                {"id": plan["ticketId"]}, as_user="auditor")  # fmt: skip
+    assert cited["data"]["ticket"] == {"msisdn": msisdn, "province": "GD"}
     assert plan["data"] == {"previous_plan_code": "FREE", "plan_code": "PLUS_5"}
     assert seen[0]["data"]["password_hash"] == "[REDACTED]"
     raw = gql.client.post(
@@ -312,6 +336,16 @@ def test_business_rules_come_back_as_user_errors(gql: GraphQL, container: Contai
     ]
     stale = {"msisdn": m, "enabled": True, "context": {"expectedVersion": 0}}
     assert errors("setCompanion", stale) == [("VERSION_CONFLICT", ["expectedVersion"])]
+    cited = ["context", "ticketId"]
+
+    def citing(ticket_id: str) -> dict[str, Any]:
+        return {"msisdn": m, "enabled": True, "context": {"ticketId": ticket_id}}
+
+    assert errors("setCompanion", citing("GD-20260301-0001")) == [("INVALID_TICKET_ID", cited)]
+    unknown = "0b5d7c8e-1f2a-4b3c-9d4e-5f6a7b8c9d0e"
+    assert errors("setCompanion", citing(unknown)) == [("TICKET_NOT_FOUND", cited)]
+    about_bj = gd_ticket(container, "13900139000")
+    assert errors("setCompanion", citing(about_bj)) == [("TICKET_MISMATCH", cited)]
     assert errors("freezeMailbox", {"msisdn": m, "reason": " "}) == [
         ("REASON_REQUIRED", ["reason"])
     ]

@@ -18,6 +18,7 @@ from domain.shared import DomainError, PermissionDeniedError
 from domain.subscribers.alias_claim import alias_claim_id_for
 from domain.subscribers.rules import NotificationMode
 from domain.subscribers.subscriber import Subscriber, subscriber_id_for
+from domain.support.values import TicketCategory, TicketPriority
 from infra.bootstrap import Container
 from tests.helpers import seed_accounts
 
@@ -180,8 +181,18 @@ def test_changes_newest_first_with_actor_reason_and_before_after(
 ) -> None:
     commands, queries = container.subscribers, container.subscriber_queries
     commands.register(staff["gd.agent"], GD, "GD", "FREE", ChangeContext(reason="new customer"))
+    asked = container.tickets.save_draft(
+        staff["gd.agent"],
+        ticket_id=None,
+        title="升级套餐",
+        body="客户要求升级",
+        category=TicketCategory.REQUEST,
+        priority=TicketPriority.NORMAL,
+        msisdn=GD,
+    ).ticket
+    assert asked is not None
     commands.change_plan(
-        staff["second"], GD, "VIP_20", ChangeContext(reason="upgrade", ticket_id="GD-1")
+        staff["second"], GD, "VIP_20", ChangeContext(reason="upgrade", ticket_id=str(asked.id))
     )
     commands.change_password(staff["platform"], GD, "Secret2026")
     subscriber = queries.subscriber(staff["auditor"], GD)
@@ -192,7 +203,11 @@ def test_changes_newest_first_with_actor_reason_and_before_after(
     assert changes[0].data["password_hash"] == "[REDACTED]"
     assert "Secret2026" not in repr(changes)
     plan = changes[1]
-    assert (plan.actor_username, plan.reason, plan.ticket_id) == ("second", "upgrade", "GD-1")
+    assert (plan.actor_username, plan.reason, plan.ticket_id) == (
+        "second",
+        "upgrade",
+        str(asked.id),
+    )
     assert plan.data == {"previous_plan_code": "FREE", "plan_code": "VIP_20"}
     assert plan.stream_type == "Subscriber" and plan.stream_id == GD
     # paging: after version 2, only the registration remains

@@ -3,11 +3,21 @@ overdue; announcements in every status; loading twice adds nothing."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from application.access import principal_of
 from application.announcements import AnnouncementService
-from application.demo import load_demo_accounts, load_demo_support_desk
+from application.demo import (
+    DEMO_TICKET_CHANGES,
+    load_demo_accounts,
+    load_demo_subscribers,
+    load_demo_support_desk,
+    load_demo_ticket_changes,
+)
+from application.support_demo import DEMO_TICKETS
 from application.ticket_queries import TicketFilter
 from domain.access.account import account_id_for
+from domain.shared import natural_id
 from infra.bootstrap import Container
 
 
@@ -38,3 +48,21 @@ def test_demo_support_desk(container: Container) -> None:
     service: AnnouncementService = container.announcements
     notices = service.list(admin, False, None, None, 100)
     assert {n.status for n in notices} == {"ACTIVE", "SCHEDULED", "EXPIRED", "WITHDRAWN"}
+
+
+def test_demo_changes_cite_real_demo_tickets(container: Container) -> None:
+    load_demo_accounts(container.access)
+    load_demo_subscribers(container.access, container.subscribers)
+    load_demo_support_desk(container.access, container.tickets, container.announcements)
+    assert load_demo_ticket_changes(container.access, container.subscribers) == len(
+        DEMO_TICKET_CHANGES
+    )
+    auditor = principal_of(container.access.actor_account(account_id_for("auditor")))
+    for demo in DEMO_TICKET_CHANGES:
+        ticket = next(t for t in DEMO_TICKETS if t.key == demo.ticket_key)
+        assert ticket.msisdn is not None
+        trail = container.audit.trail(auditor, "Subscriber", ticket.msisdn, 0, 500)
+        cited = [e.ticket_id for e in trail if e.ticket_id is not None]
+        assert cited == [str(natural_id("demo-ticket", demo.ticket_key))]
+        found = container.tickets.store.repository.get(UUID(cited[0]))
+        assert found.msisdn == ticket.msisdn

@@ -52,7 +52,7 @@ commands = st.lists(
 
 
 def run(service: Any, command: str, msisdn: str, n: int) -> None:
-    why = ChangeContext(reason=f"asked {n}", ticket_id=f"T{n}")
+    why = ChangeContext(reason=f"asked {n}")  # a cited ticket must exist: not part of this
     actions = {
         "register": lambda: service.register(ADMIN, msisdn, ("GD", "BJ")[n % 2], "FREE", why),
         "plan": lambda: service.change_plan(ADMIN, msisdn, ("FREE", "PLUS_5", "VIP_20")[n % 3]),

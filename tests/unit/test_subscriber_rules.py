@@ -4,6 +4,7 @@ rule of the subscribers context. Runs the application service on an in-memory st
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,9 @@ from domain.subscribers.rules import NotificationMode as Mode
 from domain.subscribers.rules import SmsBlacklistLevel as Level
 from domain.subscribers.rules import in_window, validate_msisdn
 from domain.subscribers.subscriber import Subscriber, subscriber_id_for
+from domain.support.ticket import Ticket
+from domain.support.ticket_content import DraftContent
+from domain.support.values import TicketCategory, TicketPriority
 from tests.subscriber_helpers import (
     BJ_NUMBER,
     GD_NUMBER,
@@ -102,12 +106,17 @@ def test_windows_may_wrap_past_midnight(start: str, end: str, inside: str, outsi
 # ---------------------------------------------------------------------- registration
 def test_register_opens_an_active_mailbox_with_defaults(world: Any) -> None:
     commands, store = world
+    content = DraftContent.clean(
+        "开户", "营业厅", TicketCategory.REQUEST, TicketPriority.LOW, GD_NUMBER
+    )
+    ticket = Ticket.draft(province="GD", content=content, at=datetime.now(UTC), meta=ADMIN.meta())
+    store.save(ticket)
     result = commands.register(
         PRINCIPALS["gd.agent"],
         GD_NUMBER,
         "GD",
         "PLUS_5",
-        ChangeContext(reason="walk-in customer", ticket_id="GD-20260301-0001"),
+        ChangeContext(reason="walk-in customer", ticket_id=str(ticket.id)),
     )
     s = result.subscriber
     assert (s.msisdn, s.mailbox, s.province, s.status, s.plan_code) == (
@@ -131,7 +140,7 @@ def test_register_opens_an_active_mailbox_with_defaults(world: Any) -> None:
     assert event.meta["actor"]["username"] == "gd.agent"
     assert event.meta["actor"]["province"] == "GD"
     assert event.meta["reason"] == "walk-in customer"
-    assert event.meta["ticket_id"] == "GD-20260301-0001"
+    assert event.meta["ticket_id"] == str(ticket.id)
     assert event.meta["correlation_id"] == "cid-gd.agent"
 
 

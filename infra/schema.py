@@ -14,6 +14,7 @@ from psycopg import sql
 
 from infra.blobs import DOCUMENT_BLOBS_DDL
 from projections.engine import ProjectionEngine
+from projections.registry import ensure_projections
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def upgrade(
                     store_states_as_given(cur, table)
                 cur.execute(SUPPORT_DDL)
                 cur.execute(DOCUMENT_BLOBS_DDL)
-                engine.ensure(cur)
+                ensure_projections(cur, engine.projections.values())
         finally:
             lock_conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
     log.info("database schema is up to date")

@@ -3,25 +3,19 @@
 Each page of events is applied and its tracking position recorded in one transaction, so a
 crash mid-page leaves nothing half-applied. A rebuild builds a new generation in its own schema
 while the active one keeps serving, then swaps the `rm` views in one transaction. The live
-runners that drive the engine are in `projections.runner`.
+runners that drive the engine are in `projections.runner`; the registry's tables, generations
+and versions are in `projections.registry`, the status queries in `projections.status`.
 
-Versions: the registry records the `Projection.version` of the generation that serves (and the
-tracking table that of every generation, so an interrupted rebuild is resumed only by the code
-that started it). `ensure` (the schema step at every start) never rebuilds: it creates a new
-projection's first generation and only reports a projection whose tables are older than its
-code. The rebuild is `rebuild_if_outdated`, which the runner's leader starts in the background
-(`projections.runner`) and which, under the per-projection rebuild lock, builds the new version
-blue/green once however many processes ask. A step refuses tables newer than its code.
+A step refuses tables newer than its code (`ProjectionVersionError`), and records the version
+it saw, so the runner's leader knows to rebuild tables older than the code (`needs_rebuild`).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -29,61 +23,11 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from psycopg import Connection, Cursor, sql
 
 from projections.base import Envelope, Projection
-
-log = logging.getLogger(__name__)
+from projections.registry import ProjectionVersionError, generation_schema
+from projections.status import ProjectionState, ProjectionStatus
 
 ProgressCallback = Callable[[int, int], None]
 RECENT_EVENTS = 10_000  # decoded events kept for the other runners reading the same pages
-
-
-def generation_schema(name: str, generation: int) -> str:
-    return f"proj_{name}_g{generation}"
-
-
-RUNTIME_DDL = """
-CREATE SCHEMA IF NOT EXISTS rm;
-CREATE TABLE IF NOT EXISTS projection_registry (
-    name text PRIMARY KEY,
-    store text NOT NULL,
-    active_generation int NOT NULL,
-    version int NOT NULL DEFAULT 1
-);
-CREATE TABLE IF NOT EXISTS projection_tracking (
-    name text NOT NULL,
-    generation int NOT NULL,
-    position bigint NOT NULL DEFAULT 0,
-    updated_at timestamptz,
-    version int NOT NULL DEFAULT 1,
-    PRIMARY KEY (name, generation)
-);
-"""
-# Databases created before projection versions: every generation in them was built by version 1
-# of its projection, which is what the default records.
-VERSION_COLUMNS_DDL = {
-    "projection_registry": (
-        "ALTER TABLE projection_registry ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1"
-    ),
-    "projection_tracking": (
-        "ALTER TABLE projection_tracking ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1"
-    ),
-}
-
-
-class ProjectionVersionError(RuntimeError):
-    """The serving tables were built by a newer version of the projection than this code's."""
-
-
-def _add_version_columns(cur: Cursor[Any]) -> None:
-    """Checked first, so a start-up takes no table lock (ALTER TABLE takes an exclusive one, even
-    when the column exists) once the columns are there."""
-    for table, ddl in VERSION_COLUMNS_DDL.items():
-        cur.execute(
-            "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'version'"
-            " AND NOT attisdropped",
-            (table,),
-        )
-        if cur.fetchone() is None:
-            cur.execute(ddl)
 
 
 @dataclass(frozen=True)
@@ -92,26 +36,6 @@ class StoreSource:
 
     table: str
     mapper: Mapper[Any]
-
-
-@dataclass(frozen=True)
-class ProjectionState:
-    name: str
-    store: str
-    generation: int
-    position: int
-    lag: int
-    updated_at: datetime | None
-    building_generation: int | None = None
-    building_position: int | None = None
-    #: the projection version the serving tables were built by, and this code's version
-    version: int = 1
-    code_version: int = 1
-
-    @property
-    def rebuild_needed(self) -> bool:
-        """The serving tables are older than the code (the runner's leader rebuilds them)."""
-        return self.version < self.code_version
 
 
 class ProjectionEngine:
@@ -137,86 +61,11 @@ class ProjectionEngine:
     def connect(self, autocommit: bool = True) -> Connection[Any]:
         return psycopg.connect(self.conninfo, autocommit=autocommit)
 
-    # ----------------------------------------------------------------- schema
-    def ensure(self, cur: Cursor[Any]) -> None:
-        """Create the runtime tables and every projection's first generation (idempotent).
-
-        Runs inside the caller's transaction, which holds the schema advisory lock. A registered
-        projection whose tables are of another version than its code is only reported, never
-        rebuilt here: this runs at every start, under a lock every starting process waits for,
-        and a rebuild can take minutes. The registry's older version is the record that a
-        rebuild is needed; `rebuild_if_outdated` (the runner's leader) performs it.
-        """
-        cur.execute(RUNTIME_DDL)
-        _add_version_columns(cur)
-        for projection in self.projections.values():
-            cur.execute(
-                "SELECT version FROM projection_registry WHERE name = %s", (projection.name,)
-            )
-            row = cur.fetchone()
-            if row is not None:
-                self._report_version(projection, int(row[0]))
-                continue
-            schema = generation_schema(projection.name, 1)
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            projection.create_tables(cur, schema)
-            cur.execute(
-                "INSERT INTO projection_tracking (name, generation, position, version)"
-                " VALUES (%s, 1, 0, %s) ON CONFLICT DO NOTHING",
-                (projection.name, projection.version),
-            )
-            cur.execute(
-                "INSERT INTO projection_registry (name, store, active_generation, version)"
-                " VALUES (%s, %s, 1, %s)",
-                (projection.name, projection.store, projection.version),
-            )
-            self.point_views(cur, projection, schema)
-
-    @staticmethod
-    def _report_version(projection: Projection, registered: int) -> None:
-        if registered < projection.version:
-            log.warning(
-                "projection %s: its tables are version %d, the code's is %d: a rebuild is"
-                " needed (the projection runner's leader rebuilds it blue/green while the old"
-                " tables serve, or run `spoa projections rebuild %s`)",
-                projection.name,
-                registered,
-                projection.version,
-                projection.name,
-            )
-        elif registered > projection.version:
-            log.error(
-                "projection %s: its tables are version %d, newer than this code's %d: this"
-                " process will not apply events to them (`spoa projections rebuild %s` run by"
-                " this code would rebuild them as version %d)",
-                projection.name,
-                registered,
-                projection.version,
-                projection.name,
-                projection.version,
-            )
-
     def needs_rebuild(self, name: str) -> bool:
         """Whether the last step of `name` in this process applied to tables older than the
         code (no query: the step reads the registered version under its registry lock)."""
         served = self._served_versions.get(name)
         return served is not None and served < self.projections[name].version
-
-    def registered_versions(self) -> dict[str, int]:
-        """The version each registered projection's serving tables were built by."""
-        with self.connect() as conn, conn.cursor() as cur:
-            cur.execute("SELECT name, version FROM projection_registry")
-            return {row[0]: int(row[1]) for row in cur.fetchall()}
-
-    @staticmethod
-    def point_views(cur: Cursor[Any], projection: Projection, schema: str) -> None:
-        for table in projection.tables:
-            cur.execute(sql.SQL("DROP VIEW IF EXISTS rm.{}").format(sql.Identifier(table)))
-            cur.execute(
-                sql.SQL("CREATE VIEW rm.{} AS SELECT * FROM {}.{}").format(
-                    sql.Identifier(table), sql.Identifier(schema), sql.Identifier(table)
-                )
-            )
 
     # ----------------------------------------------------------------- applying
     def _read_page(
@@ -390,68 +239,18 @@ class ProjectionEngine:
 
     # ----------------------------------------------------------------- status
     def status(self) -> list[ProjectionState]:
-        states = []
-        with self.connect() as conn, conn.cursor() as cur:
-            for name, projection in self.projections.items():
-                cur.execute(
-                    "SELECT r.active_generation, t.position, t.updated_at, r.version"
-                    " FROM projection_registry r JOIN projection_tracking t"
-                    " ON t.name = r.name AND t.generation = r.active_generation"
-                    " WHERE r.name = %s",
-                    (name,),
-                )
-                row = cur.fetchone()
-                if row is None:
-                    continue
-                generation, position, updated_at, version = row
-                cur.execute(
-                    sql.SQL("SELECT count(*) FROM {} WHERE notification_id > %s").format(
-                        sql.Identifier(self.sources[projection.store].table)
-                    ),
-                    (position,),
-                )
-                lag_row = cur.fetchone()
-                cur.execute(
-                    "SELECT generation, position FROM projection_tracking"
-                    " WHERE name = %s AND generation > %s ORDER BY generation DESC LIMIT 1",
-                    (name, generation),
-                )
-                building = cur.fetchone()
-                states.append(
-                    ProjectionState(
-                        name=name,
-                        store=projection.store,
-                        generation=generation,
-                        position=position,
-                        lag=lag_row[0] if lag_row else 0,
-                        updated_at=updated_at,
-                        building_generation=building[0] if building else None,
-                        building_position=building[1] if building else None,
-                        version=version,
-                        code_version=projection.version,
-                    )
-                )
-        return states
+        """Position, lag and version of every projection (projections/status.py)."""
+        return ProjectionStatus(self).status()
 
     def positions(self, names: Sequence[str]) -> dict[str, int]:
-        with self.connect() as conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT r.name, t.position FROM projection_registry r JOIN projection_tracking t"
-                " ON t.name = r.name AND t.generation = r.active_generation"
-                " WHERE r.name = ANY(%s)",
-                (list(names),),
-            )
-            return {row[0]: row[1] for row in cur.fetchall()}
+        return ProjectionStatus(self).positions(names)
 
     def store_head(self, store: str) -> int:
-        with self.connect() as conn, conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(
-                    sql.Identifier(self.sources[store].table)
-                )
-            )
-            row = cur.fetchone()
-            return int(row[0]) if row else 0
+        return ProjectionStatus(self).store_head(store)
+
+    def registered_versions(self) -> dict[str, int]:
+        """The version each registered projection's serving tables were built by."""
+        return ProjectionStatus(self).registered_versions()
 
     # ----------------------------------------------------------------- rebuild
     def rebuild(

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from psycopg import Connection, sql
 
 from projections.base import Projection
-from projections.engine import ProgressCallback, generation_schema
+from projections.engine import ProgressCallback
+from projections.registry import generation_schema, point_views
 
 if TYPE_CHECKING:
     from projections.engine import ProjectionEngine
@@ -220,5 +221,5 @@ class Rebuilds:
                 " WHERE name = %s",
                 (generation, projection.version, projection.name),
             )
-            self.engine.point_views(cur, projection, generation_schema(projection.name, generation))
+            point_views(cur, projection, generation_schema(projection.name, generation))
             return old

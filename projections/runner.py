@@ -22,7 +22,8 @@ from typing import Any
 import psycopg
 from psycopg import Connection, sql
 
-from projections.engine import ProjectionEngine, ProjectionVersionError
+from projections.engine import ProjectionEngine
+from projections.registry import ProjectionVersionError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from infra.bootstrap import Container
 from infra.schema import upgrade
 from projections.accounts import AccountsProjection
 from projections.base import Envelope
-from projections.engine import ProjectionEngine, ProjectionVersionError
+from projections.engine import ProjectionEngine
+from projections.registry import ProjectionVersionError
 from projections.runner import ProjectionRunner, wait_for_position
 from tests.integration.test_projection_runtime import (
     NAME,

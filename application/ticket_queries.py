@@ -27,6 +27,8 @@ from domain.support.ticket import Ticket
 from domain.support.values import EntryKind, validate_msisdn
 
 TICKETS_PROJECTION = "tickets"
+CITATIONS_PROJECTION = "ticket_citations"
+SUBSCRIBERS_PROJECTION = "subscribers"
 MAX_SEARCH_TEXT = 200
 _READ = Permission.TICKET_READ
 _TICKET_TOPIC_PREFIX = Ticket.TOPIC + "."
@@ -185,6 +187,15 @@ class TicketsReadModel(Protocol):
     ) -> tuple[list[dict[str, Any]], int]: ...
 
 
+class TicketCitations(Protocol):
+    def citations(
+        self, ticket_id: UUID, province: str | None, after_position: int, limit: int
+    ) -> list[tuple[int, UUID, int, str]]:
+        """(position, subscriber id, version, msisdn) of the changes citing the ticket, oldest
+        first, to subscribers of `province` (None: every province)."""
+        ...
+
+
 class TicketQueryService:
     def __init__(
         self,
@@ -194,6 +205,7 @@ class TicketQueryService:
         read_model: TicketsReadModel,
         waiter: ReadModelWaiter,
         as_of: AggregateAsOf,
+        citations: TicketCitations,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -201,6 +213,7 @@ class TicketQueryService:
         self.read_model = read_model
         self.waiter = waiter
         self.aggregates_as_of = as_of
+        self.citations = citations
 
     def get(self, principal: Principal, ticket_id: UUID) -> TicketView | None:
         principal.require(_READ)
@@ -232,6 +245,32 @@ class TicketQueryService:
         principal.require_in_province(_READ, first[0].event.province)
         recorded = self.core_log.stream(ticket_id, after_version, limit)
         return [to_entry(r, str(ticket_id)) for r in recorded]
+
+    def changes(
+        self,
+        principal: Principal,
+        ticket_id: UUID,
+        after_position: int,
+        limit: int,
+        consistent_with: int | None = None,
+    ) -> list[AuditEntry]:
+        """The changes to subscribers that cite the ticket (ChangeContext.ticketId), oldest
+        first (Ticket.changes). The ticket must be readable; the changes listed are those to
+        subscribers the caller may read, so a province-scoped caller sees only their own
+        province's, and a caller who may read no subscriber is FORBIDDEN."""
+        principal.require(_READ)
+        ticket = load_ticket(self.store, ticket_id)
+        principal.require_in_province(_READ, ticket.province)
+        province = principal.require(Permission.SUBSCRIBER_READ)
+        if consistent_with:
+            self.waiter.wait([CITATIONS_PROJECTION, SUBSCRIBERS_PROJECTION], consistent_with)
+        entries: list[AuditEntry] = []
+        for _, subscriber_id, version, msisdn in self.citations.citations(
+            ticket_id, province, after_position, limit
+        ):
+            recorded = self.core_log.stream(subscriber_id, version - 1, 1)
+            entries.extend(to_entry(r, msisdn) for r in recorded)
+        return entries
 
     def search(
         self,

@@ -51,6 +51,7 @@ from projections.history import HistoryProjection, HistoryQueries, HistoryUsageP
 from projections.runner import ProjectionRunner, wait_for_position
 from projections.statistics import StatisticsProjection, StatisticsQueries
 from projections.subscribers import SubscribersProjection, SubscriberSummaries
+from projections.ticket_citations import TicketCitationsProjection, TicketCitationsQueries
 from projections.tickets import TicketsProjection, TicketsQueries
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def all_projections() -> list[Projection]:
         HistoryUsageProjection(),
         SubscribersProjection(),
         TicketsProjection(),
+        TicketCitationsProjection(),
         AnnouncementsProjection(),
         FaqsProjection(),
         SupportContactsProjection(),
@@ -179,6 +181,7 @@ class Container:
             TicketsQueries(self.read_pool.connection),
             self.waiter,
             self.as_of,
+            TicketCitationsQueries(self.read_pool.connection),
         )
         self.announcements = AnnouncementService(
             self.core,

@@ -148,6 +148,36 @@ class Ticket:
         )
         return connection(entries, limit, lambda e: c.container.cursors.encode(kind, e.version))
 
+    @strawberry.field(
+        description="Changes to subscribers made citing this ticket (the ticketId of their"
+        " context), oldest first: only those to subscribers the caller may read"
+    )
+    async def changes(
+        self,
+        info: Info[Context, Any],
+        first: int | None = None,
+        after: str | None = None,
+        consistent_with: int | None = None,
+    ) -> AuditEventConnection:
+        c = ctx(info)
+        limit = first_arg(c.container, first)
+        kind = f"ticket-changes:{self.id}"
+        after_position = 0
+        if after is not None:
+            try:
+                after_position = int(c.container.cursors.decode(kind, after))
+            except DomainError as exc:
+                raise bad_input(exc.message) from None
+        entries = await run_query(
+            c.container.ticket_queries.changes,
+            c.principal(),
+            UUID(str(self.id)),
+            after_position,
+            limit + 1,
+            consistent_with,
+        )
+        return connection(entries, limit, lambda e: c.container.cursors.encode(kind, e.position))
+
     @classmethod
     def from_view(cls, v: TicketView) -> Ticket:
         return cls(

@@ -282,6 +282,29 @@ def test_the_subscriber_in_full_and_its_changes(gql: GraphQL, container: Contain
     cited = gql("query($id: ID!) { ticket(id: $id) { msisdn province } }",
                 {"id": plan["ticketId"]}, as_user="auditor")  # fmt: skip
     assert cited["data"]["ticket"] == {"msisdn": msisdn, "province": "GD"}
+    # and the ticket lists every change citing it, oldest first, read-your-writes
+    ticket_changes = (
+        "query($id: ID!, $after: String, $pos: Int) { ticket(id: $id) {"
+        " changes(first: 3, after: $after, consistentWith: $pos) {"
+        " nodes { type streamId ticketId } pageInfo { endCursor hasNextPage } } } }"
+    )
+    answered: list[dict[str, Any]] = []
+    after = None
+    while True:
+        got = gql(
+            ticket_changes,
+            {"id": context["ticketId"], "after": after, "pos": positions[-1]},
+            as_user="gd.agent",
+        )
+        page_of = got["data"]["ticket"]["changes"]
+        answered.extend(page_of["nodes"])
+        if not page_of["pageInfo"]["hasNextPage"]:
+            break
+        after = page_of["pageInfo"]["endCursor"]
+    assert [c["type"] for c in answered] == [c["type"] for c in reversed(seen)]
+    assert {(c["streamId"], c["ticketId"]) for c in answered} == {(msisdn, context["ticketId"])}
+    tampered = gql(ticket_changes, {"id": context["ticketId"], "after": "bm9wZQ"}, as_user="admin")
+    assert error_codes(tampered) == ["BAD_USER_INPUT"]
     assert plan["data"] == {"previous_plan_code": "FREE", "plan_code": "PLUS_5"}
     assert seen[0]["data"]["password_hash"] == "[REDACTED]"
     raw = gql.client.post(

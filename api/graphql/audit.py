@@ -12,8 +12,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.graphql.access import Account, parse_id
-from api.graphql.base import Context, PageInfo, bad_input, ctx, first_arg, invoke, query
-from domain.shared import DomainError
+from api.graphql.base import Context, PageInfo, bad_input, ctx, first_arg, int_cursor, invoke, query
 
 
 @strawberry.type
@@ -134,10 +133,7 @@ class AuditQuery:
         limit = first_arg(c.container, first)
         after_version = 0
         if after is not None:
-            try:
-                after_version = int(c.container.cursors.decode(f"trail:{stream_id}", after))
-            except DomainError as exc:
-                raise bad_input(exc.message) from None
+            after_version = int_cursor(c.container, f"trail:{stream_id}", after)
         entries = await query(
             c.container.audit.trail,
             c.principal(),
@@ -159,12 +155,7 @@ class AuditQuery:
     ) -> AuditCheckpointConnection:
         c = ctx(info)
         limit = first_arg(c.container, first)
-        before = None
-        if after is not None:
-            try:
-                before = int(c.container.cursors.decode("auditCheckpoints", after))
-            except DomainError as exc:
-                raise bad_input(exc.message) from None
+        before = None if after is None else int_cursor(c.container, "auditCheckpoints", after)
         rows = await query(c.container.audit.checkpoints, c.principal(), before, limit + 1)
         page = rows[:limit]
         end = c.container.cursors.encode("auditCheckpoints", page[-1].position) if page else None

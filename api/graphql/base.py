@@ -125,6 +125,17 @@ SCALARS = {
 }
 
 
+def int_cursor(container: Container, kind: str, after: str) -> int:
+    """The number an `after` cursor of `kind` holds (a version or a position); a tampered or
+    foreign cursor is BAD_USER_INPUT."""
+    try:
+        return int(container.cursors.decode(kind, after))
+    except DomainError as exc:
+        raise bad_input(exc.message) from None
+    except (TypeError, ValueError):
+        raise bad_input("invalid cursor") from None
+
+
 def first_arg(container: Container, first: int | None) -> int:
     from application.pagination import page_size
 

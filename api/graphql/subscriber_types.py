@@ -14,16 +14,15 @@ from api.graphql.base import (
     Context,
     Province,
     UserError,
-    bad_input,
     ctx,
     first_arg,
+    int_cursor,
     query,
 )
 from api.graphql.history import SubscriberHistory
 from application.subscribers import ChangeContext as DomainChangeContext
 from application.subscribers import SubscriberResult
 from application.subscribers_queries import PointsStanding
-from domain.shared import DomainError
 from domain.subscribers.plans import Plan as DomainPlan
 
 
@@ -152,12 +151,7 @@ class Subscriber(SubscriberHistory):
         c = ctx(info)
         limit = first_arg(c.container, first)
         kind = f"changes:{self.msisdn}"
-        before_version = None
-        if after is not None:
-            try:
-                before_version = int(c.container.cursors.decode(kind, after))
-            except DomainError as exc:
-                raise bad_input(exc.message) from None
+        before_version = None if after is None else int_cursor(c.container, kind, after)
         entries = await query(
             c.container.subscriber_queries.changes,
             c.principal(),

@@ -17,15 +17,14 @@ from api.graphql.base import (
     PageInfo,
     Province,
     UserError,
-    bad_input,
     ctx,
     first_arg,
+    int_cursor,
     invoke,
 )
 from api.graphql.base import query as run_query
 from application.ticket_queries import TicketView, view_of
 from application.tickets import TicketResult
-from domain.shared import DomainError
 
 
 @strawberry.enum
@@ -133,12 +132,7 @@ class Ticket:
         c = ctx(info)
         limit = first_arg(c.container, first)
         kind = f"ticket-history:{self.id}"
-        after_version = 0
-        if after is not None:
-            try:
-                after_version = int(c.container.cursors.decode(kind, after))
-            except DomainError as exc:
-                raise bad_input(exc.message) from None
+        after_version = 0 if after is None else int_cursor(c.container, kind, after)
         entries = await run_query(
             c.container.ticket_queries.history,
             c.principal(),
@@ -162,12 +156,7 @@ class Ticket:
         c = ctx(info)
         limit = first_arg(c.container, first)
         kind = f"ticket-changes:{self.id}"
-        after_position = 0
-        if after is not None:
-            try:
-                after_position = int(c.container.cursors.decode(kind, after))
-            except DomainError as exc:
-                raise bad_input(exc.message) from None
+        after_position = 0 if after is None else int_cursor(c.container, kind, after)
         entries = await run_query(
             c.container.ticket_queries.changes,
             c.principal(),

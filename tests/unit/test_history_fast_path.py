@@ -198,7 +198,7 @@ def outcome(validator: BatchValidator) -> tuple[Any, ...]:
 GROUPS = st.sampled_from([1, 2, 3, BatchValidator.FAST_GROUP])  # lines checked at once
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches(), GROUPS, st.integers(0, 3))
 @example((RecordKind.SMS, [orjson.dumps(record(RecordKind.SMS, 1))] * 2), 64, 0)  # repeated id
 @example((RecordKind.SMS, [orjson.dumps(record(RecordKind.SMS, 1))] * 3), 2, 0)  # across groups
@@ -220,7 +220,7 @@ def test_the_fast_path_answers_as_the_field_rules_do(
     assert outcome(fast) == outcome(reference(kind, lines, first_index))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(list(RecordKind)).flatmap(
         lambda kind: st.lists(batches([kind]).map(lambda b: b[1]), min_size=1, max_size=4).map(

@@ -1,5 +1,6 @@
 """From a ticket to the changes that cite it (Ticket.changes), through the ticket_citations
-projection on PostgreSQL: in order, paged, scoped to the subscribers the caller may read."""
+projection on PostgreSQL: in order, paged, scoped to the subscribers the caller may read, and
+the same after a rebuild."""
 
 from __future__ import annotations
 
@@ -52,6 +53,11 @@ def test_a_ticket_lists_the_changes_that_cite_it(container: Container) -> None:
     incident_changes = queries.changes(p["viewer"], incident, 0, 10)
     assert [(c.stream_id, c.position) for c in incident_changes] == [(GD2, other.position)]
     assert queries.changes(p["admin"], quiet, 0, 10) == []
+
+    # a rebuild from position 0 answers the same
+    container.engine.rebuild("ticket_citations")
+    assert queries.changes(p["auditor"], about, 0, 10) == changes
+    assert queries.changes(p["viewer"], incident, 0, 10) == incident_changes
 
 
 def test_changes_are_scoped_to_the_subscribers_the_caller_may_read(container: Container) -> None:

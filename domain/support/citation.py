@@ -3,6 +3,7 @@ keeps that link true, so an auditor following a change to its ticket finds the r
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from domain.shared import DomainError, NotFoundError, ValidationError
@@ -10,6 +11,8 @@ from domain.support.ticket import Ticket
 
 #: Where the cited ticket sits in every proxy-setting input.
 CITED_FIELD = ["context", "ticketId"]
+#: A ticket's number (numbers.py), given or provisional: told apart in the error, for people
+_TICKET_NUMBER = re.compile(r"[A-Z]{2}-(?:[0-9]{8}-[0-9]{4,}|DRAFT-[0-9A-F]{8})")
 
 
 class TicketMismatchError(DomainError):
@@ -26,8 +29,9 @@ def parse_cited_ticket(value: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID(text)
     except ValueError:
+        hint = f", not its number {text}" if _TICKET_NUMBER.fullmatch(text) else ""
         raise ValidationError(
-            "ticketId must be a ticket's id (Ticket.id)",
+            f"ticketId must be a ticket's id (Ticket.id){hint}",
             code="INVALID_TICKET_ID",
             field=CITED_FIELD,
         ) from None

@@ -121,6 +121,19 @@ def test_a_ticket_id_that_is_not_an_id_is_invalid(world: Any, bad: str) -> None:
     )
 
 
+def test_a_ticket_number_is_told_apart_in_the_error() -> None:
+    for number in ("GD-20261128-0001", "BJ-DRAFT-0A1B2C3D"):
+        with pytest.raises(DomainError) as caught:
+            parse_cited_ticket(number)
+        assert (
+            caught.value.message
+            == f"ticketId must be a ticket's id (Ticket.id), not its number {number}"
+        )
+    with pytest.raises(DomainError) as caught:
+        parse_cited_ticket("T-1")
+    assert caught.value.message == "ticketId must be a ticket's id (Ticket.id)"
+
+
 def test_an_unknown_ticket_is_not_found(world: Any) -> None:
     commands, store = world
     unknown = str(uuid.uuid4())

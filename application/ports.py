@@ -71,6 +71,10 @@ class EventLog(Protocol):
 
     def head(self) -> int: ...
 
+    def at(self, positions: Sequence[int]) -> list[RecordedEvent]:
+        """The events at these positions, in position order (one query however many)."""
+        ...
+
     def last_position(self, originator_id: UUID) -> int | None:
         """The position of a stream's last event, without decoding it; None if none."""
         ...

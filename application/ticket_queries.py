@@ -190,9 +190,9 @@ class TicketsReadModel(Protocol):
 class TicketCitations(Protocol):
     def citations(
         self, ticket_id: UUID, province: str | None, after_position: int, limit: int
-    ) -> list[tuple[int, UUID, int, str]]:
-        """(position, subscriber id, version, msisdn) of the changes citing the ticket, oldest
-        first, to subscribers of `province` (None: every province)."""
+    ) -> list[tuple[int, str]]:
+        """(position, msisdn) of the changes citing the ticket, oldest first, to subscribers
+        of `province` (None: every province)."""
         ...
 
 
@@ -264,13 +264,9 @@ class TicketQueryService:
         province = principal.require(Permission.SUBSCRIBER_READ)
         if consistent_with:
             self.waiter.wait([CITATIONS_PROJECTION, SUBSCRIBERS_PROJECTION], consistent_with)
-        entries: list[AuditEntry] = []
-        for _, subscriber_id, version, msisdn in self.citations.citations(
-            ticket_id, province, after_position, limit
-        ):
-            recorded = self.core_log.stream(subscriber_id, version - 1, 1)
-            entries.extend(to_entry(r, msisdn) for r in recorded)
-        return entries
+        cited = self.citations.citations(ticket_id, province, after_position, limit)
+        msisdns = dict(cited)
+        return [to_entry(r, msisdns[r.position]) for r in self.core_log.at(list(msisdns))]
 
     def search(
         self,

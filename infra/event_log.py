@@ -70,6 +70,15 @@ class PgEventLog:
             cur.execute(query, (originator_id, after_version, limit))
             return [self._decode(row) for row in cur.fetchall()]
 
+    def at(self, positions: Sequence[int]) -> list[RecordedEvent]:
+        query = sql.SQL(
+            "SELECT " + _COLUMNS + " FROM {} WHERE notification_id = ANY(%s)"
+            " ORDER BY notification_id"
+        ).format(self._table)
+        with self._datastore.get_connection() as conn, conn.cursor() as cur:
+            cur.execute(query, (list(positions),))
+            return [self._decode(row) for row in cur.fetchall()]
+
     def last_position(self, originator_id: UUID) -> int | None:
         query = sql.SQL(
             "SELECT notification_id FROM {} WHERE originator_id = %s"

@@ -71,16 +71,16 @@ class TicketCitationsQueries:
 
     def citations(
         self, ticket_id: UUID, province: str | None, after_position: int, limit: int
-    ) -> list[tuple[int, UUID, int, str]]:
-        """(position, subscriber id, version, msisdn) of the changes citing the ticket, oldest
-        first, to subscribers of `province` (None: every province)."""
+    ) -> list[tuple[int, str]]:
+        """(position, msisdn) of the changes citing the ticket, oldest first, to subscribers
+        of `province` (None: every province)."""
         with self._connect() as conn, conn.cursor() as cur:
             cur.execute(
-                "SELECT c.position, c.subscriber_id, c.version, s.msisdn"
+                "SELECT c.position, s.msisdn"
                 " FROM rm.ticket_citations c JOIN rm.subscribers s ON s.id = c.subscriber_id"
                 " WHERE c.ticket_id = %s AND c.position > %s"
                 " AND (%s::text IS NULL OR s.province = %s)"
                 " ORDER BY c.position LIMIT %s",
                 (ticket_id, after_position, province, province, limit),
             )
-            return [(int(p), s, int(v), m) for p, s, v, m in cur.fetchall()]
+            return [(int(p), m) for p, m in cur.fetchall()]

@@ -13,12 +13,20 @@ if [ -z "$python" ]; then
 fi
 [ -n "$python" ] || { echo "SPOA needs Python 3.11 or newer" >&2; exit 1; }
 [ -x .venv/bin/python ] || "$python" -m venv .venv
+# pip's noise that is not ours to act on: a missing local index, and setuptools' notice that an
+# editable install of a flat layout (domain/, api/, ... beside pyproject.toml) is one.
+quiet() {
+  grep -v "^WARNING: Location" \
+    | awk '/BuildBackendWarning: Editable installation/ {skip = 1}
+           skip && /with strategy, WheelFile/ {skip = 0; next}
+           !skip' || true
+}
 stamp=".venv/.spoa-installed${extras:+-$extras}"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | quiet || true
   spec="."; [ -n "$extras" ] && spec=".[$extras]"
-  .venv/bin/python -m pip install --quiet -e "$spec" 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -m pip install --quiet -e "$spec" 2>&1 | quiet || true
   .venv/bin/python -c "import api.cli" # fail loudly if the install did not work
   echo "$want" > "$stamp"
 fi

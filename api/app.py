@@ -194,6 +194,8 @@ def create_app(
 
     app = FastAPI(title="SPOA", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.container = container
+    # Bulk batches being validated at once (api/ingest.py): each holds its rows in memory.
+    app.state.ingest_slots = anyio.Semaphore(container.settings.ingest_max_concurrent)
     # Added before `Correlate`, so it runs inside it and its 413 carries the request id.
     app.add_middleware(GraphQLBodyLimit, limit=settings.graphql_max_body_bytes)
     install_documents(app, container)  # GET /documents/{sha256}; multipart upload guard

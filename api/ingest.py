@@ -6,8 +6,10 @@ twice); the batch then goes through the same application path as the GraphQL mut
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -69,6 +71,33 @@ async def ingest(
     if stored is not None:
         return JSONResponse({"accepted": 0, "duplicate": True, "position": stored, "errors": []})
 
+    # A slot before the body is read: a batch waiting for one holds no memory (its body stays
+    # in the connection, which slows the sender down), and one that waits too long is BUSY.
+    slots: anyio.Semaphore = request.app.state.ingest_slots
+    try:
+        with anyio.fail_after(settings.ingest_queue_seconds):
+            await slots.acquire()
+    except TimeoutError:
+        busy = _error(
+            503,
+            "BUSY",
+            f"{settings.ingest_max_concurrent} batches are being ingested; try again shortly",
+        )
+        busy.headers["Retry-After"] = str(max(1, math.ceil(settings.ingest_queue_seconds)))
+        return busy
+    try:
+        return await _receive(request, principal, record_kind, source, batch_id)
+    finally:
+        slots.release()
+
+
+async def _receive(
+    request: Request, principal: Any, record_kind: RecordKind, source: str, batch_id: str
+) -> JSONResponse:
+    """Validate the body as it arrives, then store the batch (holding an ingest slot)."""
+    container = request.app.state.container
+    settings = container.settings
+    history = container.history
     validator = history.new_validator(record_kind)
     pending = bytearray()
     received = 0

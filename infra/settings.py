@@ -73,6 +73,17 @@ class Settings(BaseSettings):
     ingest_max_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="Bytes per bulk NDJSON batch"
     )
+    ingest_max_concurrent: int = Field(
+        default=4,
+        ge=1,
+        description="Bulk NDJSON batches validated at once per process (each holds its rows in"
+        " memory); more wait for a slot",
+    )
+    ingest_queue_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="How long a bulk batch waits for a slot before the answer is 503 BUSY",
+    )
     sla_hours_urgent: float = Field(
         default=2, gt=0, description="URGENT ticket: business hours to answer"
     )

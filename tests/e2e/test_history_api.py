@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -267,3 +270,61 @@ def test_bulk_line_numbers_hold_across_streamed_pieces(
         (15_000, None),
     ]
     assert container.feed_log.head() == head
+
+
+def test_bulk_batches_take_a_slot_and_are_busy_after_waiting_too_long(
+    world: GraphQL, client: TestClient, container: Container
+) -> None:
+    """With every slot taken (here one), a batch waits for one before its body is read; one
+    that waits longer than SPOA_INGEST_QUEUE_SECONDS is 503 BUSY with Retry-After and stores
+    nothing; a batch that gets a slot in time goes through."""
+    slots = anyio.Semaphore(1)
+    client.app.state.ingest_slots = slots  # type: ignore[attr-defined]
+    headers = {"authorization": f"Bearer {world.login('platform')}"}
+    body = _ndjson([record(RecordKind.SMS, n) for n in range(3)])
+
+    def post(http: httpx.AsyncClient, batch: str, content: Any) -> Any:
+        return http.post(f"/ingest/sms?source=gw&batchId={batch}", content=content, headers=headers)
+
+    async def scenario() -> dict[str, httpx.Response]:
+        answers: dict[str, httpx.Response] = {}
+        release = anyio.Event()
+
+        async def slow_body() -> AsyncIterator[bytes]:
+            yield body[:10]
+            await release.wait()
+            yield body[10:]
+
+        async def send(http: httpx.AsyncClient, name: str, content: Any) -> None:
+            answers[name] = await post(http, name, content)
+
+        transport = httpx.ASGITransport(app=client.app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://spoa") as http,
+            anyio.create_task_group() as tasks,
+        ):
+            tasks.start_soon(send, http, "slow", slow_body())
+            with anyio.fail_after(10):
+                while slots.value:  # until the slow batch holds the slot
+                    await anyio.sleep(0.01)
+            container.settings.__dict__["ingest_queue_seconds"] = 0.2
+            answers["busy"] = await post(http, "busy", body)
+            container.settings.__dict__["ingest_queue_seconds"] = 10
+            tasks.start_soon(send, http, "patient", body)
+            await anyio.sleep(0.3)  # the patient batch is waiting for the slot
+            release.set()
+        return answers
+
+    head = container.feed_log.head()
+    try:
+        answers = anyio.run(scenario)
+    finally:
+        container.settings.__dict__["ingest_queue_seconds"] = 30
+    busy = answers["busy"]
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+    assert busy.json()["errors"][0]["code"] == "BUSY"
+    assert answers["slow"].status_code == 200 and answers["slow"].json()["accepted"] == 3
+    assert answers["patient"].status_code == 200 and answers["patient"].json()["accepted"] == 3
+    assert container.feed_log.head() > head and slots.value == 1
+    again = _bulk(client, headers["authorization"].split()[1], body, batch="busy")
+    assert again.json()["duplicate"] is False  # the busy batch was never stored

@@ -5,8 +5,9 @@ in the PostgreSQL backend and in this client, next to the raw COPY of the same r
     .venv/bin/python bench/history_ingest_costs.py --records 200000 --rounds 5
 
 bench/history_ingest.py measures the whole path (HTTP, validation, the feed store, both
-projections) against COPY; this script takes the database stages apart, so that the ratio it
-prints can be explained: each stage runs alone on a fresh schema built by the projections' own
+projections) against COPY; this script takes the stages apart, so that the ratio it prints
+can be explained (the server's validation and event encoding run in this process, and show
+as client CPU): each stage runs alone on a fresh schema built by the projections' own
 `create_tables` (from a CHECKPOINT), in 2,000-record chunks as the feed stores them, and the
 figure is the median of the rounds. Two alternatives that were tried for the projections are
 measured too, so that the reason they were not kept stays checkable:
@@ -23,6 +24,7 @@ Not a test.
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import os
 import statistics
@@ -35,13 +37,18 @@ from typing import Any
 
 import orjson
 import psycopg
+from eventsourcing.persistence import DatetimeAsISO
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from history_ingest import ndjson_batches
 from subscribers_generate import drop_database, fresh_database
 
+from api.ingest import VALIDATE_BYTES
 from domain.history.records import MAIL_ARRIVAL_NOTICE, SELF_WRITTEN, RecordKind
+from domain.history.validation import BatchValidator
+from infra.feed_codec import FeedCompressor, FeedTranscoder
 from projections.history import (
     HistoryProjection,
     HistoryUsageProjection,
@@ -163,6 +170,41 @@ class Stages:
                 for i, row in enumerate(chunk["records"], start=chunk["offset"]):
                     copy.write_row((n + 1, i, *row))
 
+    def validation(self, subscribers: int) -> Callable[[psycopg.Cursor[Any]], None]:
+        """The server's validation of the same records as NDJSON (BatchValidator), in pieces
+        of about a megabyte as POST /ingest hands them over (api/ingest.py)."""
+        body = ndjson_batches(len(self.rows), len(self.rows), subscribers)[0]
+        pieces, start = [], 0
+        while start < len(body):
+            end = body.find(b"\n", start + VALIDATE_BYTES)
+            end = len(body) if end < 0 else end
+            pieces.append(body[start:end].split(b"\n"))
+            start = end + 1
+
+        def stage(_: psycopg.Cursor[Any]) -> None:
+            validator, first = BatchValidator(RecordKind.SMS), 0
+            for lines in pieces:
+                validator.add_json_lines(lines, first)
+                first += len(lines)
+            assert validator.count == len(self.rows) and not validator.errors
+
+        return stage
+
+    def encode_and_compress(self, _: psycopg.Cursor[Any]) -> None:
+        """The server's encoding of the chunk events as stored (orjson, then zlib)."""
+        transcoder, compressor = FeedTranscoder(), FeedCompressor()
+        transcoder.register(DatetimeAsISO())  # as the store's mapper registers it
+        at = datetime.now(UTC)
+        for offset in range(0, len(self.rows), CHUNK):
+            state = {
+                "timestamp": at,
+                "kind": "SMS",
+                "columns": COLUMNS,
+                "offset": offset,
+                "records": self.rows[offset : offset + CHUNK],
+            }
+            compressor.compress(transcoder.encode(state))
+
     def usage_deltas_from_python(self, cur: psycopg.Cursor[Any]) -> None:
         at, category, direction = (
             COLUMNS.index(c) for c in ("occurred_at", "category", "direction")
@@ -194,11 +236,17 @@ def main() -> None:
     url = fresh_database()
     try:
         stages = Stages(url, records(args.records, args.subscribers), args.rounds)
+        validation = stages.validation(args.subscribers)
+        # The test data stays alive for the whole run: out of the collector's way, as `spoa
+        # serve` moves its start-up objects (api/cli.py), so it does not tax the stages.
+        gc.freeze()
         print(
             f"CPU seconds per 100,000 SMS records ({args.records:,} measured,"
             f" {len(stages.documents)} chunks, median of {args.rounds}):"
         )
         stages.measure("raw COPY into the records table (the baseline)", stages.raw_copy())
+        stages.measure("server: NDJSON validation", validation)
+        stages.measure("server: chunk events encoded and compressed", stages.encode_and_compress)
         stages.measure(
             "history: chunk JSON -> records table (as shipped)",
             stages.each_chunk(chunk_statement(SCHEMA, RecordKind.SMS, COLUMNS)),

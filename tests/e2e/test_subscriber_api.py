@@ -10,9 +10,9 @@ from typing import Any
 from application.access import principal_of
 from application.authz import Principal
 from domain.access.account import account_id_for
-from domain.support.values import TicketCategory, TicketPriority
 from infra.bootstrap import Container
 from tests.helpers import GraphQL, error_codes
+from tests.integration.support_helpers import draft
 
 ROLES = ["admin", "second", "gd.agent", "bj.agent", "viewer", "gd.viewer", "auditor", "platform"]
 PROXY_ROLES = {"admin", "second", "gd.agent", "platform"}  # gd.agent: GD subscribers only
@@ -36,17 +36,7 @@ def staff(container: Container, username: str) -> Principal:
 
 def gd_ticket(container: Container, msisdn: str | None = None) -> str:
     """A GD ticket (about `msisdn`, or an incident naming no mailbox): what changes cite."""
-    result = container.tickets.save_draft(
-        staff(container, "gd.agent"),
-        ticket_id=None,
-        title="客户来电",
-        body="请代为设置",
-        category=TicketCategory.REQUEST,
-        priority=TicketPriority.NORMAL,
-        msisdn=msisdn,
-    )
-    assert result.ticket is not None
-    return str(result.ticket.id)
+    return str(draft(container, staff(container, "gd.agent"), msisdn=msisdn))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from application.subscribers import ChangeContext
 from domain.support.values import AnnouncementSeverity, TicketCategory, TicketPriority
 from tests.e2e.access_world import World, open_world
 from tests.helpers import ROLE_ACCOUNTS, error_codes
+from tests.integration.support_helpers import draft
 from tests.permissions_doc import marks_for
 
 USERS = list(ROLE_ACCOUNTS)
@@ -142,18 +143,7 @@ def op_changes(w: World, province: str) -> Call:
     """A change to a `province` subscriber citing a `province` ticket about it, by admin."""
     msisdn = f"1370{next(_numbers):07d}"
     w.container.subscribers.register(w.admin, msisdn, province, "FREE")
-    result = w.container.tickets.save_draft(
-        w.admin,
-        ticket_id=None,
-        title="代办",
-        body="客户来电",
-        category=TicketCategory.REQUEST,
-        priority=TicketPriority.LOW,
-        msisdn=msisdn,
-        province=province,
-    )
-    assert result.ticket is not None
-    tid = str(result.ticket.id)
+    tid = str(draft(w.container, w.admin, msisdn=msisdn, province=province))
     cited = w.container.subscribers.set_companion(
         w.admin, msisdn, True, ChangeContext(ticket_id=tid)
     )

@@ -18,9 +18,9 @@ from domain.shared import DomainError, PermissionDeniedError
 from domain.subscribers.alias_claim import alias_claim_id_for
 from domain.subscribers.rules import NotificationMode
 from domain.subscribers.subscriber import Subscriber, subscriber_id_for
-from domain.support.values import TicketCategory, TicketPriority
 from infra.bootstrap import Container
 from tests.helpers import seed_accounts
+from tests.integration.support_helpers import draft
 
 GD = "13800138000"
 BJ = "13900139000"
@@ -181,18 +181,9 @@ def test_changes_newest_first_with_actor_reason_and_before_after(
 ) -> None:
     commands, queries = container.subscribers, container.subscriber_queries
     commands.register(staff["gd.agent"], GD, "GD", "FREE", ChangeContext(reason="new customer"))
-    asked = container.tickets.save_draft(
-        staff["gd.agent"],
-        ticket_id=None,
-        title="升级套餐",
-        body="客户要求升级",
-        category=TicketCategory.REQUEST,
-        priority=TicketPriority.NORMAL,
-        msisdn=GD,
-    ).ticket
-    assert asked is not None
+    asked = draft(container, staff["gd.agent"], title="升级套餐", msisdn=GD)
     commands.change_plan(
-        staff["second"], GD, "VIP_20", ChangeContext(reason="upgrade", ticket_id=str(asked.id))
+        staff["second"], GD, "VIP_20", ChangeContext(reason="upgrade", ticket_id=str(asked))
     )
     commands.change_password(staff["platform"], GD, "Secret2026")
     subscriber = queries.subscriber(staff["auditor"], GD)
@@ -206,7 +197,7 @@ def test_changes_newest_first_with_actor_reason_and_before_after(
     assert (plan.actor_username, plan.reason, plan.ticket_id) == (
         "second",
         "upgrade",
-        str(asked.id),
+        str(asked),
     )
     assert plan.data == {"previous_plan_code": "FREE", "plan_code": "VIP_20"}
     assert plan.stream_type == "Subscriber" and plan.stream_id == GD

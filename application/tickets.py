@@ -35,6 +35,8 @@ T = TypeVar("T")
 # Concurrent submissions in one province on one day contend for the same number sequence;
 # every round has a winner, so allow many rounds, with jitter so losers do not collide again.
 MAX_ATTEMPTS = 40
+# The jitter's own generator: retries leave the process-wide `random` state alone.
+_JITTER = random.Random()
 
 _C = TicketCommand
 
@@ -55,7 +57,7 @@ def retry_contended(attempt: Callable[[], T]) -> T:
         try:
             return attempt()
         except IntegrityError:
-            time.sleep(random.uniform(0, 0.002 * min(n + 1, 10)))
+            time.sleep(_JITTER.uniform(0, 0.002 * min(n + 1, 10)))
     raise VersionConflictError("the ticket was changed concurrently; reload and try again")
 
 

@@ -27,7 +27,7 @@ from api.graphql_http import GraphQLFastPath
 from api.ingest import router as ingest_router
 from api.metrics import install_metrics
 from api.sso import router as sso_router
-from application.access import UnauthenticatedError
+from application.access.service import UnauthenticatedError
 from infra.bootstrap import Container
 from infra.logging import correlation_id
 

@@ -22,7 +22,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from application.access import UnauthenticatedError
+from application.access.service import UnauthenticatedError
 from application.authz import Principal
 from domain.shared import NotFoundError, PermissionDeniedError
 from infra.bootstrap import Container

@@ -24,9 +24,9 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from application.access import UnauthenticatedError
+from application.access.service import UnauthenticatedError
 from application.authz import Principal
-from application.statistics import ProxyDimension, StatRow, TicketDimension
+from application.statistics.service import ProxyDimension, StatRow, TicketDimension
 from domain.access.permissions import Permission
 from domain.access.provinces import is_province
 from domain.shared import DomainError, PermissionDeniedError

@@ -14,7 +14,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from application.access import UnauthenticatedError
+from application.access.service import UnauthenticatedError
 from domain.history.records import RecordKind
 from domain.shared import DomainError, PermissionDeniedError
 from infra.logging import correlation_id

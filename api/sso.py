@@ -6,7 +6,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 
-from application.access import InvalidCredentialsError
+from application.access.service import InvalidCredentialsError
 from infra.logging import correlation_id
 
 router = APIRouter()

@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from application.access import principal_of
+from application.access.service import principal_of
 from application.unit_of_work import save
 from domain.access.permissions import Role
 from domain.knowledge.faq import Faq, FaqContent

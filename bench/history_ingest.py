@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from subscribers_generate import BENCH_PASSWORD, bench_container, drop_database, fresh_database
 from subscribers_mutations import free_port, start_server
 
-from application.access import UsernameTakenError
+from application.access.service import UsernameTakenError
 from domain.access.permissions import Role
 
 
@@ -125,9 +125,9 @@ def cpu_seconds() -> dict[str, float]:
             "postgres"
             if command.startswith("postgres")
             else "spoa serve"
-            if "api.cli serve" in command
+            if "api.cli.main serve" in command
             else "spoa projections"
-            if "api.cli projections" in command
+            if "api.cli.main projections" in command
             else "this client"
             if int(pid) == os.getpid()
             else "other"
@@ -174,7 +174,7 @@ def main() -> None:
             env = {"SPOA_PROJECTIONS_IN_PROCESS": "0"}
             server = start_server(url, port, env, [])
             runner = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "projections", "run"],
+                [sys.executable, "-m", "api.cli.main", "projections", "run"],
                 env={
                     **os.environ,
                     **env,

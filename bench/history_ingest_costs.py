@@ -238,7 +238,7 @@ def main() -> None:
         stages = Stages(url, records(args.records, args.subscribers), args.rounds)
         validation = stages.validation(args.subscribers)
         # The test data stays alive for the whole run: out of the collector's way, as `spoa
-        # serve` moves its start-up objects (api/cli.py), so it does not tax the stages.
+        # serve` moves its start-up objects (api/cli/main.py), so it does not tax the stages.
         gc.freeze()
         print(
             f"CPU seconds per 100,000 SMS records ({args.records:,} measured,"

@@ -18,7 +18,7 @@ Then, on the same database and in this one process:
         eventsourcing's mapper (`Mapper.to_domain_event`), doing nothing else;
   raw*  the same, decoding only the topics the statistics read (what the runtime decodes);
   es    eventsourcing's own reader: `recorder.select_notifications` + the mapper;
-  rebuild  `ProjectionEngine.rebuild("statistics")`: blue/green from position 0, every page
+  rebuild  `Rebuilds.rebuild("statistics")`: blue/green from position 0, every page
         applied and tracked in its own transaction, then the swap.
 Figures are events per second over the whole store. Target: rebuild >= 50,000 events/s and
 >= 0.5 x raw. The machine's cores are shared with PostgreSQL (and anything else running), so
@@ -56,7 +56,7 @@ from domain.support.ticket_content import DraftContent
 from domain.support.values import TicketCategory, TicketPriority
 from infra.bootstrap import Container
 from infra.stores import CORE_EVENTS_TABLE
-from projections.statistics import StatisticsProjection
+from projections.statistics.projection import StatisticsProjection
 
 PROVINCE_CODES = list(PROVINCES)
 # Big provinces get more subscribers (a rough shape, not data).
@@ -338,7 +338,7 @@ def eventsourcing_read_decode(container: Container, page: int = 5000) -> float:
 
 
 def timed_rebuild(container: Container, page_size: int | None) -> tuple[float, int]:
-    head = container.engine.store_head("core")
+    head = container.projection_status.store_head("core")
     last = [time.perf_counter()]
 
     def progress(done: int, total: int) -> None:
@@ -347,7 +347,7 @@ def timed_rebuild(container: Container, page_size: int | None) -> tuple[float, i
             print(f"  rebuild at {done:,}/{total:,}", flush=True)
 
     started = time.perf_counter()
-    generation = container.engine.rebuild("statistics", progress=progress, page_size=page_size)
+    generation = container.rebuilds.rebuild("statistics", progress=progress, page_size=page_size)
     return head / (time.perf_counter() - started), generation
 
 
@@ -382,9 +382,9 @@ def run(
     try:
         if not skip_generate:
             seconds = generate(container, events, seed)
-            head = container.engine.store_head("core")
+            head = container.projection_status.store_head("core")
             print(f"generated {head:,} core events in {seconds:.1f}s ({head / seconds:,.0f}/s)")
-        head = container.engine.store_head("core")
+        head = container.projection_status.store_head("core")
         print(f"{head:,} core events; {rounds} rounds, each: raw read+decode, then a rebuild")
         topics_only = "raw read+decode, statistics topics only"
         es_reader = "eventsourcing select_notifications+mapper"

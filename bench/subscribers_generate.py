@@ -21,8 +21,8 @@ from typing import Any
 
 import psycopg
 
-from application.access import principal_of
-from application.subscribers_demo import Staff, generate_histories
+from application.access.service import principal_of
+from demo.subscribers import Staff, generate_histories
 from domain.access.account import account_id_for
 from domain.access.permissions import Role
 from infra.bootstrap import Container

@@ -135,7 +135,7 @@ def start_server(
         SPOA_LOG_LEVEL="WARNING",
     )
     env.update(extra_env)
-    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), *extra_args]
+    command = [sys.executable, "-m", "api.cli.main", "serve", "--port", str(port), *extra_args]
     root = Path(__file__).resolve().parents[1]
     server = subprocess.Popen(command, env=env, cwd=root)  # noqa: S603 - our own interpreter
     deadline = time.monotonic() + 60

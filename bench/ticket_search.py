@@ -25,8 +25,8 @@ from typing import Any
 
 import psycopg
 
-from application.access import principal_of
-from application.ticket_queries import TicketFilter
+from application.access.service import principal_of
+from application.support.ticket_queries import TicketFilter
 from application.unit_of_work import save
 from domain.access.permissions import Role
 from domain.access.provinces import PROVINCES

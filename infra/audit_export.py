@@ -29,8 +29,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 from psycopg import sql
 
-from application.audit import SECRET_KEYS, redact, resolve_stream
-from application.audit_state import replay
+from application.audit.as_of import replay
+from application.audit.service import SECRET_KEYS, redact, resolve_stream
 from domain.catalogue import (
     FEED_STREAM_TYPES,
     NATURAL_KEYS,
@@ -40,7 +40,7 @@ from domain.catalogue import (
 )
 from domain.shared import ValidationError
 from infra.feed_codec import plain_state
-from projections.audit_chain import event_times, load_state
+from projections.audit.chain import event_times, load_state
 
 Progress = Callable[[int, int | None], None]
 _ENVELOPE = frozenset({"timestamp", "meta"})

@@ -1,7 +1,7 @@
 """`spoa audit verify`: recompute the hash chain from the core events and compare.
 
 The events are read in position order and every link recomputed from the stored bytes
-(projections/audit_chain.py). Each recomputed link is compared with the link the audit
+(projections/audit/chain.py). Each recomputed link is compared with the link the audit
 projection kept for that position, with the sealed checkpoints, and with anchors the auditor
 kept outside the system. The first position where they disagree is reported:
 
@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from projections.audit_chain import GENESIS, chain_link
+from projections.audit.chain import GENESIS, chain_link
 
 Progress = Callable[[int, int], None]
 

@@ -5,9 +5,9 @@ chunk by chunk instead of loading the whole file. Events keep only the sha256 an
 Stored bytes never change (a trigger refuses every UPDATE but the claim below). Bytes that some
 stored event attaches are never deleted: FAQ versions are kept forever, detached or removed
 ones included. Bytes that no stored event attaches (the upload stored them, then its event was
-never saved) are orphans, deleted by the sweep (application/document_sweep.py) once no upload
-has claimed them for the grace period: `claimed_at` is set when the bytes are stored and again
-whenever an upload finds them stored already.
+never saved) are orphans, deleted by the sweep (application/knowledge/document_sweep.py) once
+no upload has claimed them for the grace period: `claimed_at` is set when the bytes are stored
+and again whenever an upload finds them stored already.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
-from application.document_sweep import SweepReport, UnclaimedDocument
-from application.knowledge import StoredDocument
+from application.knowledge.document_sweep import SweepReport, UnclaimedDocument
+from application.knowledge.faqs import StoredDocument
 
 log = logging.getLogger(__name__)
 

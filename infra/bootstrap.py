@@ -11,21 +11,21 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from application.access import AccessService, LockoutPolicy
-from application.announcements import AnnouncementService
-from application.audit import AuditService
-from application.audit_state import AsOfService
-from application.document_sweep import DocumentSweeper
-from application.history import HistoryService
-from application.knowledge import KnowledgeService
+from application.access.service import AccessService, LockoutPolicy
+from application.audit.as_of import AsOfService
+from application.audit.service import AuditService
+from application.history.service import HistoryService
+from application.knowledge.contacts import SupportContactService
+from application.knowledge.document_sweep import DocumentSweeper
+from application.knowledge.faqs import KnowledgeService
 from application.operations import OperationsService
 from application.pagination import CursorCodec
-from application.statistics import StatisticsService
-from application.subscribers import SubscriberCommands
-from application.subscribers_queries import PointsStanding, SubscriberQueries
-from application.support_contacts import SupportContactService
-from application.ticket_queries import TicketQueryService
-from application.tickets import TicketService
+from application.statistics.service import StatisticsService
+from application.subscribers.commands import SubscriberCommands
+from application.subscribers.queries import PointsStanding, SubscriberQueries
+from application.support.announcements import AnnouncementService
+from application.support.ticket_queries import TicketQueryService
+from application.support.tickets import TicketService
 from domain.access.account import Account
 from infra.audit_export import AuditExporter, offline_mapper, replay_export
 from infra.audit_verify import ChainVerifier, load_anchors
@@ -39,20 +39,22 @@ from infra.settings import Settings
 from infra.stores import CORE_EVENTS_TABLE, FEED_EVENTS_TABLE, CoreStore, FeedStore, store_env
 from infra.support_config import sla_policy
 from infra.tokens import JwtSsoVerifier, JwtTokenService, PgJtiRegistry, SystemClock
-from projections.accounts import AccountsProjection, AccountsQueries
-from projections.announcements import AnnouncementsProjection, AnnouncementsQueries
-from projections.audit_chain import AuditChainProjection
-from projections.audit_queries import AuditCheckpoints, StreamTimeline
-from projections.base import Projection
-from projections.contacts import SupportContactsProjection, SupportContactsQueries
-from projections.engine import ProjectionEngine, StoreSource
-from projections.faqs import FaqDocumentReferences, FaqQueries, FaqsProjection
+from projections.access import AccountsProjection, AccountsQueries
+from projections.audit.chain import AuditChainProjection
+from projections.audit.queries import AuditCheckpoints, StreamTimeline
 from projections.history import HistoryProjection, HistoryQueries, HistoryUsageProjection
-from projections.runner import ProjectionRunner, wait_for_position
-from projections.statistics import StatisticsProjection, StatisticsQueries
+from projections.knowledge.contacts import SupportContactsProjection, SupportContactsQueries
+from projections.knowledge.faqs import FaqDocumentReferences, FaqQueries, FaqsProjection
+from projections.runtime.base import Projection, StoreSource
+from projections.runtime.engine import ProjectionEngine
+from projections.runtime.rebuild import Rebuilds
+from projections.runtime.runner import ProjectionRunner, wait_for_position
+from projections.runtime.status import ProjectionStatus
+from projections.statistics.projection import StatisticsProjection, StatisticsQueries
 from projections.subscribers import SubscribersProjection, SubscriberSummaries
-from projections.ticket_citations import TicketCitationsProjection, TicketCitationsQueries
-from projections.tickets import TicketsProjection, TicketsQueries
+from projections.support.announcements import AnnouncementsProjection, AnnouncementsQueries
+from projections.support.ticket_citations import TicketCitationsProjection, TicketCitationsQueries
+from projections.support.tickets import TicketsProjection, TicketsQueries
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +76,12 @@ def all_projections() -> list[Projection]:
 
 
 class ProjectionWaiter:
-    def __init__(self, engine: ProjectionEngine, timeout: float) -> None:
-        self._engine = engine
+    def __init__(self, status: ProjectionStatus, timeout: float) -> None:
+        self._status = status
         self._timeout = timeout
 
     def wait(self, projections: Any, position: int) -> bool:
-        return wait_for_position(self._engine, list(projections), position, self._timeout)
+        return wait_for_position(self._status, list(projections), position, self._timeout)
 
 
 class Container:
@@ -110,6 +112,8 @@ class Container:
             },
             page_size=settings.projection_page_size,
         )
+        self.projection_status = ProjectionStatus(self.engine)
+        self.rebuilds = Rebuilds(self.engine)
         self.runner: ProjectionRunner | None = None
         self.clock = SystemClock()
         self.hasher = Argon2Hasher(
@@ -130,7 +134,7 @@ class Container:
                 settings.sso_max_lifetime_seconds,
                 self.clock,
             )
-        self.waiter = ProjectionWaiter(self.engine, settings.consistency_timeout_seconds)
+        self.waiter = ProjectionWaiter(self.projection_status, settings.consistency_timeout_seconds)
         self.access = AccessService(
             store=self.core,
             hasher=self.hasher,
@@ -158,7 +162,7 @@ class Container:
             self.conninfo, {"core": CORE_EVENTS_TABLE, "feed": FEED_EVENTS_TABLE}
         )
         self.audit_verifier = ChainVerifier(self.conninfo, CORE_EVENTS_TABLE)
-        self.operations = OperationsService(self.engine)
+        self.operations = OperationsService(self.projection_status)
         self.history = HistoryService(
             self.feed,
             self.feed_log,
@@ -221,7 +225,7 @@ class Container:
             StatisticsQueries(self.read_pool.connection), self.waiter, self.clock
         )
         self.metrics = Metrics(
-            self.engine, lambda: self.runner.leading if self.runner is not None else ()
+            self.projection_status, lambda: self.runner.leading if self.runner is not None else ()
         )
 
     def upgrade(self) -> None:

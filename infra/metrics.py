@@ -67,13 +67,11 @@ def release_process() -> None:
 
 
 class ProjectionStatusSource(Protocol):
-    """What the collector reads: ProjectionEngine's status and store heads."""
-
-    sources: dict[str, Any]
+    """What the collector reads: the projections' status and the stores' heads."""
 
     def status(self) -> Sequence[Any]: ...
 
-    def store_head(self, store: str) -> int: ...
+    def store_heads(self) -> dict[str, int]: ...
 
 
 def _database_up(up: bool) -> GaugeMetricFamily:
@@ -101,7 +99,7 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         try:
-            heads = {store: self.engine.store_head(store) for store in self.engine.sources}
+            heads = self.engine.store_heads()
             states = list(self.engine.status())
         except Exception:  # a scrape must answer even when the database does not
             log.warning("metrics: cannot read projection status", exc_info=True)

@@ -13,8 +13,8 @@ import psycopg
 from psycopg import sql
 
 from infra.blobs import DOCUMENT_BLOBS_DDL
-from projections.engine import ProjectionEngine
-from projections.registry import ensure_projections
+from projections.runtime.engine import ProjectionEngine
+from projections.runtime.registry import ensure_projections
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,7 @@ from domain.history.records import (
     RecordKind,
     columns_of,
 )
-from infra.feed_codec import plain_state
-from projections.base import Envelope, Projection
+from projections.runtime.base import Envelope, Projection
 
 TABLES: dict[RecordKind, str] = {
     RecordKind.SMS: "sms_records",
@@ -109,7 +108,7 @@ class HistoryProjection(Projection):
 
     def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
         for envelope in events:
-            document = stored_document(envelope)
+            document = envelope.document()
             kind, columns, offset = chunk_header(document)
             statement = cached(self._statements, chunk_statement, schema, kind, columns)
             cur.execute(
@@ -157,7 +156,7 @@ class HistoryUsageProjection(Projection):
 
     def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
         for envelope in events:
-            document = stored_document(envelope)
+            document = envelope.document()
             kind, columns, _ = chunk_header(document)
             if kind in USAGE_KINDS:
                 statement = cached(self._statements, usage_statement, schema, kind, columns)
@@ -165,8 +164,7 @@ class HistoryUsageProjection(Projection):
 
 
 def stored_document(envelope: Envelope) -> bytes:
-    assert envelope.stored is not None  # raw projections
-    return plain_state(envelope.stored.state)
+    return envelope.document()
 
 
 def cached(

@@ -1,7 +1,7 @@
 """Subscriber summary read model: one row per number with its current mailbox state.
 
 For lists, counts and statistics by province and status (the `subscriber(msisdn)` query reads
-the aggregate itself; see application/subscribers_queries.py). Password hashes never land here.
+the aggregate itself; see application/subscribers/queries.py). Password hashes never land here.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from psycopg import Cursor, sql
 
 from domain.subscribers.subscriber import Subscriber
-from projections.base import Envelope, Projection
+from projections.runtime.base import Envelope, Projection
 
 COLUMNS = (
     "msisdn",

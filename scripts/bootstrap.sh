@@ -27,6 +27,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | quiet || true
   spec="."; [ -n "$extras" ] && spec=".[$extras]"
   .venv/bin/python -m pip install --quiet -e "$spec" 2>&1 | quiet || true
-  .venv/bin/python -c "import api.cli" # fail loudly if the install did not work
+  .venv/bin/python -c "import api.cli.main" # fail loudly if the install did not work
   echo "$want" > "$stamp"
 fi

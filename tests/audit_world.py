@@ -17,10 +17,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from application.announcements import AnnouncementInput
-from application.audit_state import aggregate_state
+from application.audit.as_of import aggregate_state
 from application.authz import Principal
-from application.subscribers import ChangeContext
+from application.subscribers.commands import ChangeContext
+from application.support.announcements import AnnouncementInput
 from domain.access.permissions import Role
 from domain.shared import DomainError
 from domain.support.values import AnnouncementSeverity, TicketCategory, TicketPriority

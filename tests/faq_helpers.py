@@ -12,9 +12,9 @@ from typing import Any
 
 import psycopg
 
-from application.access import principal_of
+from application.access.service import principal_of
 from application.authz import Principal
-from application.knowledge_demo import _docx, _pdf, _png, load_demo_knowledge
+from demo.knowledge import _docx, _pdf, _png, load_demo_knowledge
 from domain.access.account import account_id_for
 from infra.bootstrap import Container
 from tests.conftest import _with_dbname, make_settings

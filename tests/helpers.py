@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from application.access import principal_of
+from application.access.service import principal_of
 from application.authz import Principal
 from domain.access.permissions import Role
 from infra.bootstrap import Container

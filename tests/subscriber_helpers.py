@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 
 from application.authz import Principal
-from application.subscribers import SubscriberCommands
+from application.subscribers.commands import SubscriberCommands
 from domain.access.permissions import Role
 from domain.subscribers.subscriber import Subscriber
 

@@ -23,7 +23,7 @@ from api.graphql.base import (
     query,
     user_errors,
 )
-from application.access import AccountResult
+from application.access.service import AccountResult
 from domain.access.permissions import Role as DomainRole
 from domain.shared import DomainError
 

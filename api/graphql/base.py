@@ -11,7 +11,7 @@ from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
 from api.blocking import run_blocking
-from application.access import UnauthenticatedError
+from application.access.service import UnauthenticatedError
 from application.authz import Principal
 from domain.access.provinces import is_province
 from domain.shared import DomainError, PermissionDeniedError, ValidationError

@@ -20,8 +20,8 @@ from api.graphql.base import (
     mutate,
 )
 from api.graphql.base import query as run_query
-from application.knowledge import FaqResult, FaqView
-from application.support_contacts import ContactResult, ContactView
+from application.knowledge.contacts import ContactResult, ContactView
+from application.knowledge.faqs import FaqResult, FaqView
 from domain.knowledge.faq import DocumentRef
 
 _ACCOUNTS = "_knowledge_accounts"

@@ -18,15 +18,15 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.graphql.access import AccessMutation, AccessQuery
-from api.graphql.announcements import AnnouncementMutation, AnnouncementQuery
 from api.graphql.audit import AuditQuery
 from api.graphql.base import SCALARS, ApiError
-from api.graphql.history import HistoryMutation
+from api.graphql.history.fields import HistoryMutation
 from api.graphql.knowledge import KnowledgeMutation, KnowledgeQuery
 from api.graphql.metrics import GraphQLMetrics
 from api.graphql.statistics import StatisticsQuery
-from api.graphql.subscribers import SubscriberMutation, SubscriberQuery
-from api.graphql.tickets import TicketMutation, TicketQuery
+from api.graphql.subscribers.fields import SubscriberMutation, SubscriberQuery
+from api.graphql.support.announcements import AnnouncementMutation, AnnouncementQuery
+from api.graphql.support.tickets import TicketMutation, TicketQuery
 from api.graphql.validation_cache import QueryValidationCache, ValidDocuments
 
 log = logging.getLogger("spoa.graphql")

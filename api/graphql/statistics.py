@@ -12,8 +12,8 @@ from strawberry.types import Info
 
 from api.graphql.base import Context, Province, ctx, invoke, query
 from application.authz import Principal
-from application.statistics import ProxyDimension, TicketDimension
-from application.statistics import StatRow as StatRowView
+from application.statistics.service import ProxyDimension, TicketDimension
+from application.statistics.service import StatRow as StatRowView
 
 
 @strawberry.enum

@@ -14,7 +14,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from application.access import principal_of
+from application.access.service import principal_of
 from application.authz import Principal
 from domain.access.account import account_id_for
 from domain.access.permissions import Role

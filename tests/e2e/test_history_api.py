@@ -43,7 +43,7 @@ def world(gql: GraphQL, container: Container) -> GraphQL:
 
 
 def _principal(container: Container, username: str) -> Any:
-    from application.access import principal_of
+    from application.access.service import principal_of
     from domain.access.account import account_id_for
 
     return principal_of(container.access.actor_account(account_id_for(username)))

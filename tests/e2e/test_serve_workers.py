@@ -83,7 +83,7 @@ def serving(database_url: str, tmp_path: Path, env: dict[str, str] | None = None
         "SPOA_ARGON2_PARALLELISM": "1",
         **(env or {}),
     }
-    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"]
+    command = [sys.executable, "-m", "api.cli.main", "serve", "--port", str(port), "--workers", "2"]
     server = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603 - our own interpreter
     base = f"http://127.0.0.1:{port}"
     try:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from application.access import principal_of
+from application.access.service import principal_of
 from application.authz import Principal
 from domain.access.account import account_id_for
 from domain.support.values import TicketCategory, TicketPriority
@@ -297,7 +297,7 @@ def test_metrics_show_projections_stores_graphql_operations_and_rebuilds(
             raise StopError
 
     with pytest.raises(StopError):  # leaves a half-built generation: a rebuild under way
-        container.engine.rebuild("statistics", page_size=2, progress=interrupt)
+        container.rebuilds.rebuild("statistics", page_size=2, progress=interrupt)
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from application.access import principal_of
+from application.access.service import principal_of
 from application.authz import Principal
 from domain.access.account import account_id_for
 from infra.bootstrap import Container

@@ -16,8 +16,8 @@ from uuid import UUID
 
 import pytest
 
-from application.announcements import AnnouncementInput
-from application.subscribers import ChangeContext
+from application.subscribers.commands import ChangeContext
+from application.support.announcements import AnnouncementInput
 from domain.support.values import AnnouncementSeverity, TicketCategory, TicketPriority
 from tests.e2e.access_world import World, open_world
 from tests.helpers import ROLE_ACCOUNTS, error_codes

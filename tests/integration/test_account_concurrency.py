@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from application.access import principal_of
+from application.access.service import principal_of
 from domain.access.account import ROSTER_ID, account_id_for
 from domain.access.permissions import Role
 from domain.shared import DomainError

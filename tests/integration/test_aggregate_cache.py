@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from application.access import UnauthenticatedError
+from application.access.service import UnauthenticatedError
 from application.unit_of_work import save
 from domain.access.account import Account, account_id_for
 from domain.access.permissions import Role

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.announcements import AnnouncementInput
+from application.support.announcements import AnnouncementInput
 from domain.shared import (
     NoChangeError,
     PermissionDeniedError,

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
+from api.cli.main import app
 from application.authz import Principal
 from domain.history.records import RecordKind
 from infra.audit_export import AuditExporter

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from application.audit_state import aggregate_state
+from application.audit.as_of import aggregate_state
 from application.authz import Principal
 from infra.bootstrap import Container, offline_mapper, replay_export
 from tests.audit_world import History, steps

@@ -188,7 +188,7 @@ def test_rewriting_the_kept_links_too_is_caught_by_the_checkpoints_and_anchors(
 
 
 def _rechain_links(container: Container, reseal: bool = False) -> None:
-    from projections.audit_chain import GENESIS, chain_link
+    from projections.audit.chain import GENESIS, chain_link
 
     with psycopg.connect(container.conninfo, autocommit=True) as conn:
         schema = conn.execute(
@@ -223,7 +223,7 @@ def test_a_rebuild_seals_exactly_the_same_checkpoints(chained: tuple[Container, 
         ]
 
     before = sealed()
-    assert container.engine.rebuild("audit") == 2
+    assert container.rebuilds.rebuild("audit") == 2
     assert sealed() == before
     report = container.audit_verifier.verify({p: h for p, h, _ in before})
     assert report.intact and report.anchors_checked == len(before)

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.cli_documents import human_bytes
+from api.cli.documents import human_bytes
+from api.cli.main import app
 from application.authz import Principal
 from domain.shared import NotFoundError
 from infra.bootstrap import Container
@@ -59,7 +59,7 @@ def failed_attach(
         raise ConnectionError("the database went away")
 
     with monkeypatch.context() as patch:
-        patch.setattr("application.knowledge.save", save_fails)
+        patch.setattr("application.knowledge.faqs.save", save_fails)
         with pytest.raises(ConnectionError):
             container.knowledge.attach_document(who, faq_id, "orphan.txt", io.BytesIO(data))
     assert container.core_log.head() == head
@@ -143,7 +143,7 @@ def test_content_any_stored_event_attaches_is_kept(
     # Attached after the read model's position: only the events know of it yet.
     not_projected = attach(container, editor, create_faq(container, editor, "新"), "d.txt", b"hi")
     orphan = failed_attach(container, editor, create_faq(container, editor, "孤"), monkeypatch)
-    assert container.engine.positions(["faqs"])["faqs"] < container.core_log.head()
+    assert container.projection_status.positions(["faqs"])["faqs"] < container.core_log.head()
     backdate(container, 48)
 
     report = container.document_sweeper.sweep()

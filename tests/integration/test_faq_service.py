@@ -215,7 +215,7 @@ def test_rebuilding_the_search_index_gives_the_same_answers(
         ]
 
     before = answers()
-    container.engine.rebuild("faqs")
+    container.rebuilds.rebuild("faqs")
     assert answers() == before
     assert len(before) == 4
 

@@ -291,8 +291,8 @@ def test_rebuilding_the_history_projection_equals_the_incremental_tables(
     container.engine.catch_up_all()
     before = _snapshot(container)
     assert before["usage_daily"] and before["points_latest"] and before["sms_records"]
-    container.engine.rebuild("history")
-    container.engine.rebuild("history_usage")
+    container.rebuilds.rebuild("history")
+    container.rebuilds.rebuild("history_usage")
     assert _snapshot(container) == before
 
 

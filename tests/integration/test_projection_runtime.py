@@ -17,15 +17,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg import Cursor
 
-from application.access import AccessService, principal_of
+from application.access.service import AccessService, principal_of
 from domain.access.account import account_id_for
 from domain.access.permissions import Role
 from domain.shared import DomainError
 from infra.bootstrap import Container
-from projections.accounts import AccountsProjection
-from projections.base import Envelope
-from projections.engine import ProjectionEngine
-from projections.runner import ProjectionRunner, wait_for_position
+from projections.access import AccountsProjection
+from projections.runtime.base import Envelope
+from projections.runtime.engine import ProjectionEngine
+from projections.runtime.rebuild import Rebuilds
+from projections.runtime.runner import ProjectionRunner, wait_for_position
+from projections.runtime.status import ProjectionStatus
 
 NAME = "accounts"
 PASSWORD = "a-good-password-1"
@@ -166,7 +168,7 @@ def test_a_page_that_dies_half_way_leaves_no_trace(container: Container) -> None
     incremental = table(container)
     assert incremental == expected_table(container)
     assert tracking(container) == [(1, container.core_log.head())]
-    assert container.engine.rebuild(NAME) == 2
+    assert container.rebuilds.rebuild(NAME) == 2
     assert table(container) == incremental
 
 
@@ -185,7 +187,7 @@ def test_a_runner_killed_mid_page_resumes_where_it_committed(container: Containe
     runner.start()
     try:
         head = container.core_log.head()
-        assert wait_for_position(runner.engine, [NAME], head, timeout=10)
+        assert wait_for_position(ProjectionStatus(runner.engine), [NAME], head, timeout=10)
     finally:
         runner.stop()
     assert table(container) == expected_table(container)
@@ -232,7 +234,7 @@ def test_rebuild_equals_the_incremental_table(
     engine_for(container, AccountsProjection(), page).catch_up(NAME)
     incremental = table(container)
     assert incremental == expected_table(container)
-    container.engine.rebuild(NAME)
+    container.rebuilds.rebuild(NAME)
     assert table(container) == incremental
 
 
@@ -244,16 +246,18 @@ def test_an_interrupted_rebuild_resumes_and_restart_starts_over(container: Conta
     head = container.core_log.head()
 
     with pytest.raises(SimulatedCrashError):
-        engine_for(container, CrashingAccounts(crash_on=3), 3).rebuild(NAME, page_size=3)
+        Rebuilds(engine_for(container, CrashingAccounts(crash_on=3), 3)).rebuild(NAME, page_size=3)
     # Two pages of generation 2 were kept; the old generation still serves.
     assert tracking(container) == [(1, head), (2, 6)]
     assert active_generation(container) == 1
     assert table(container) == served
-    status = {s.name: s for s in container.engine.status()}[NAME]
+    status = {s.name: s for s in container.projection_status.status()}[NAME]
     assert (status.building_generation, status.building_position) == (2, 6)
 
     progress: list[tuple[int, int]] = []
-    generation = container.engine.rebuild(NAME, page_size=3, progress=lambda *p: progress.append(p))
+    generation = container.rebuilds.rebuild(
+        NAME, page_size=3, progress=lambda *p: progress.append(p)
+    )
     assert generation == 2
     assert progress[0] == (6, head)  # resumed, not started over
     assert progress[-1] == (head, head)
@@ -263,10 +267,10 @@ def test_an_interrupted_rebuild_resumes_and_restart_starts_over(container: Conta
     assert table(container) == served
 
     with pytest.raises(SimulatedCrashError):
-        engine_for(container, CrashingAccounts(crash_on=2), 3).rebuild(NAME, page_size=3)
+        Rebuilds(engine_for(container, CrashingAccounts(crash_on=2), 3)).rebuild(NAME, page_size=3)
     assert tracking(container) == [(2, head), (3, 3)]
     progress.clear()
-    generation = container.engine.rebuild(
+    generation = container.rebuilds.rebuild(
         NAME, restart=True, page_size=3, progress=lambda *p: progress.append(p)
     )
     assert generation == 4
@@ -284,7 +288,7 @@ def test_rebuild_picks_up_events_stored_while_it_ran(container: Container) -> No
         if done == 3 and not table_has(container, "late"):
             create(container.access, "late")  # stored after the rebuild read its head
 
-    container.engine.rebuild(NAME, page_size=3, progress=write_during_progress)
+    container.rebuilds.rebuild(NAME, page_size=3, progress=write_during_progress)
     assert table_has(container, "late")
     assert table(container) == expected_table(container)
 
@@ -302,9 +306,11 @@ def test_rebuild_while_the_live_runner_and_writers_run(container: Container) -> 
     writer = threading.Thread(target=write)
     try:
         writer.start()
-        generation = container.engine.rebuild(NAME, page_size=2)
+        generation = container.rebuilds.rebuild(NAME, page_size=2)
         writer.join(timeout=30)
-        assert wait_for_position(runner.engine, [NAME], container.core_log.head(), timeout=10)
+        assert wait_for_position(
+            ProjectionStatus(runner.engine), [NAME], container.core_log.head(), timeout=10
+        )
     finally:
         runner.stop()
     assert generation == 2 and active_generation(container) == 2
@@ -331,13 +337,17 @@ def test_one_leader_per_projection_and_a_standby_takes_over(container: Container
         time.sleep(0.2)  # several standby polls: the other one must still be waiting
         assert (NAME in a.leading) != (NAME in b.leading)
         leader, standby = (a, b) if NAME in a.leading else (b, a)
-        assert wait_for_position(leader.engine, [NAME], container.core_log.head(), 10)
+        assert wait_for_position(
+            ProjectionStatus(leader.engine), [NAME], container.core_log.head(), 10
+        )
 
         leader.stop()
         assert NAME not in leader.leading
         assert eventually(lambda: NAME in standby.leading)
         create(container.access, "after.failover")
-        assert wait_for_position(standby.engine, [NAME], container.core_log.head(), 10)
+        assert wait_for_position(
+            ProjectionStatus(standby.engine), [NAME], container.core_log.head(), 10
+        )
         assert table_has(container, "after.failover")
         assert table(container) == expected_table(container)
     finally:
@@ -361,7 +371,9 @@ def test_notify_wakes_the_runner_long_before_its_next_poll(container: Container)
         assert eventually(lambda: NAME in runner.leading)
         assert eventually(lambda: listening(container, "core_events"))
         create(container.access, "woken")
-        assert wait_for_position(runner.engine, [NAME], container.core_log.head(), timeout=5)
+        assert wait_for_position(
+            ProjectionStatus(runner.engine), [NAME], container.core_log.head(), timeout=5
+        )
     finally:
         runner.stop()
 
@@ -370,21 +382,21 @@ def test_wait_for_position_is_bounded(container: Container) -> None:
     create(container.access, "ann")
     head = container.core_log.head()
     started = time.monotonic()
-    assert not wait_for_position(container.engine, [NAME], head, timeout=0.1)
+    assert not wait_for_position(ProjectionStatus(container.engine), [NAME], head, timeout=0.1)
     assert time.monotonic() - started < 2
     container.engine.catch_up(NAME)
-    assert wait_for_position(container.engine, [NAME], head, timeout=0.1)
+    assert wait_for_position(ProjectionStatus(container.engine), [NAME], head, timeout=0.1)
     assert container.waiter.wait([NAME], head)
-    assert wait_for_position(container.engine, [NAME], 0, timeout=0.1)
+    assert wait_for_position(ProjectionStatus(container.engine), [NAME], 0, timeout=0.1)
 
 
 def test_status_reports_position_and_lag(container: Container) -> None:
     seed(container, 3)
     head = container.core_log.head()
-    before = {s.name: s for s in container.engine.status()}[NAME]
+    before = {s.name: s for s in container.projection_status.status()}[NAME]
     assert (before.position, before.lag, before.updated_at) == (0, head, None)
     container.engine.catch_up(NAME)
-    after = {s.name: s for s in container.engine.status()}[NAME]
+    after = {s.name: s for s in container.projection_status.status()}[NAME]
     assert (after.position, after.lag, after.generation) == (head, 0, 1)
     assert after.updated_at is not None
     assert after.building_generation is None

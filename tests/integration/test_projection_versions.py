@@ -19,11 +19,13 @@ from psycopg import Cursor, sql
 
 from infra.bootstrap import Container
 from infra.schema import upgrade
-from projections.accounts import AccountsProjection
-from projections.base import Envelope
-from projections.engine import ProjectionEngine
-from projections.registry import ProjectionVersionError
-from projections.runner import ProjectionRunner, wait_for_position
+from projections.access import AccountsProjection
+from projections.runtime.base import Envelope
+from projections.runtime.engine import ProjectionEngine
+from projections.runtime.rebuild import Rebuilds
+from projections.runtime.registry import ProjectionVersionError
+from projections.runtime.runner import ProjectionRunner, wait_for_position
+from projections.runtime.status import ProjectionStatus
 from tests.integration.test_projection_runtime import (
     NAME,
     CrashingAccounts,
@@ -134,7 +136,7 @@ def test_the_schema_step_adds_versions_to_a_database_from_before_them(
     assert versions == [(1,)]  # everything before versions was built by version 1
     assert tracking_versions(container) == [(1, 1)]
     # ... so exactly the projections whose code is past version 1 are due a rebuild.
-    outdated = {s.name for s in container.engine.status() if s.rebuild_needed}
+    outdated = {s.name for s in container.projection_status.status() if s.rebuild_needed}
     assert outdated == {p.name for p in container.engine.projections.values() if p.version > 1}
     assert NAME not in outdated
     container.engine.catch_up(NAME)
@@ -151,7 +153,7 @@ def test_the_schema_step_only_records_that_a_rebuild_is_needed(
     assert registry(container) == (1, 1)
     assert tracking(container) == [(1, container.core_log.head())]
     assert not schema_exists(container, "proj_accounts_g2")
-    (state,) = v2.status()
+    (state,) = ProjectionStatus(v2).status()
     assert (state.version, state.code_version, state.rebuild_needed) == (1, 2, True)
     assert not v2.needs_rebuild(NAME)  # this process has not stepped it yet
 
@@ -174,7 +176,9 @@ def test_the_runner_rebuilds_a_new_version_and_serves_it(
     try:
         assert eventually(lambda: registry(container) == (2, 2))
         create(container.access, "after.swap")
-        assert wait_for_position(v2, [NAME], container.core_log.head(), timeout=10)
+        assert wait_for_position(
+            ProjectionStatus(v2), [NAME], container.core_log.head(), timeout=10
+        )
     finally:
         runner.stop()
     assert runner.rebuilt == {NAME: 2}
@@ -184,7 +188,7 @@ def test_the_runner_rebuilds_a_new_version_and_serves_it(
     # The new generation holds what a fresh apply of every event gives.
     assert table(container) == expected_table(container)
     assert [r for r in table(container) if r[1] != "after.swap"] == served_v1
-    (state,) = v2.status()
+    (state,) = ProjectionStatus(v2).status()
     assert (state.generation, state.version, state.rebuild_needed) == (2, 2, False)
 
 
@@ -201,7 +205,9 @@ def test_the_old_version_serves_and_follows_while_the_new_one_builds(
         assert eventually(lambda: table_has(container, "during.rebuild"), timeout=0.8)
         assert registry(container) == (1, 1)
         assert eventually(lambda: registry(container) == (2, 2), timeout=30)
-        assert wait_for_position(v2, [NAME], container.core_log.head(), timeout=10)
+        assert wait_for_position(
+            ProjectionStatus(v2), [NAME], container.core_log.head(), timeout=10
+        )
     finally:
         runner.stop()
     assert served_from(container) == ("proj_accounts_g2", "v2")
@@ -218,11 +224,13 @@ def test_an_unchanged_version_triggers_nothing(
     try:
         assert eventually(lambda: NAME in runner.leading)
         create(container.access, "same.version")
-        assert wait_for_position(v1, [NAME], container.core_log.head(), timeout=10)
+        assert wait_for_position(
+            ProjectionStatus(v1), [NAME], container.core_log.head(), timeout=10
+        )
         time.sleep(0.3)  # several steps
     finally:
         runner.stop()
-    assert v1.rebuild_if_outdated(NAME) is None
+    assert Rebuilds(v1).rebuild_if_outdated(NAME) is None
     assert runner.rebuilt == {}
     assert registry(container) == (1, 1)
     assert tracking(container) == [(1, container.core_log.head())]
@@ -242,7 +250,7 @@ def test_processes_asking_at_once_build_the_new_version_once(
         try:
             barrier.wait(timeout=10)
             schema_step(container, engine)
-            results.append(engine.rebuild_if_outdated(NAME))
+            results.append(Rebuilds(engine).rebuild_if_outdated(NAME))
         except BaseException as exc:
             errors.append(exc)
 
@@ -257,7 +265,7 @@ def test_processes_asking_at_once_build_the_new_version_once(
     assert tracking_versions(container) == [(2, 2)]
     assert not schema_exists(container, "proj_accounts_g3")
     # Once current, asking again builds nothing.
-    assert engines[0].rebuild_if_outdated(NAME) is None
+    assert Rebuilds(engines[0]).rebuild_if_outdated(NAME) is None
     assert registry(container) == (2, 2)
     assert table(container) == served_v1
 
@@ -296,7 +304,7 @@ def test_a_rebuild_stopped_with_its_runner_resumes_on_the_next_start(
 
     progress: list[tuple[int, int]] = []
     v2 = engine_with(container, AccountsV2())
-    assert v2.rebuild_if_outdated(NAME, progress=lambda *p: progress.append(p)) == 2
+    assert Rebuilds(v2).rebuild_if_outdated(NAME, progress=lambda *p: progress.append(p)) == 2
     assert progress[0][0] == building[1]  # resumed, not started over
     assert registry(container) == (2, 2)
     assert table(container) == served_v1
@@ -306,12 +314,12 @@ def test_an_interrupted_rebuild_by_the_old_version_is_started_over_by_the_new(
     container: Container, served_v1: list[tuple[Any, ...]]
 ) -> None:
     with pytest.raises(SimulatedCrashError):
-        engine_with(container, CrashingAccounts(crash_on=2)).rebuild(NAME, page_size=3)
+        Rebuilds(engine_with(container, CrashingAccounts(crash_on=2))).rebuild(NAME, page_size=3)
     assert tracking_versions(container) == [(1, 1), (2, 1)]
 
     progress: list[tuple[int, int]] = []
     v2 = engine_with(container, AccountsV2())
-    assert v2.rebuild_if_outdated(NAME, progress=lambda *p: progress.append(p)) == 3
+    assert Rebuilds(v2).rebuild_if_outdated(NAME, progress=lambda *p: progress.append(p)) == 3
     assert progress[0][0] == 0  # the old code's pages were not kept
     assert registry(container) == (3, 2)
     assert tracking_versions(container) == [(3, 2)]
@@ -324,7 +332,7 @@ def test_an_interrupted_rebuild_by_the_old_version_is_started_over_by_the_new(
 def test_older_code_neither_applies_to_newer_tables_nor_downgrades_them(
     container: Container, served_v1: list[tuple[Any, ...]]
 ) -> None:
-    assert engine_with(container, AccountsV2()).rebuild_if_outdated(NAME) == 2
+    assert Rebuilds(engine_with(container, AccountsV2())).rebuild_if_outdated(NAME) == 2
     create(container.access, "written.later")
     position = tracking(container)
 
@@ -332,8 +340,8 @@ def test_older_code_neither_applies_to_newer_tables_nor_downgrades_them(
     with v1.connect() as conn, pytest.raises(ProjectionVersionError):
         v1.step(conn, NAME)
     assert tracking(container) == position
-    assert v1.rebuild_if_outdated(NAME) is None
-    (state,) = v1.status()
+    assert Rebuilds(v1).rebuild_if_outdated(NAME) is None
+    (state,) = ProjectionStatus(v1).status()
     assert (state.version, state.code_version, state.rebuild_needed) == (2, 1, False)
 
     runner = ProjectionRunner(v1, poll_seconds=0.05)
@@ -346,7 +354,7 @@ def test_older_code_neither_applies_to_newer_tables_nor_downgrades_them(
     assert not table_has(container, "written.later")
 
     # An explicit rebuild by the older code is the way back (a deliberate downgrade).
-    assert v1.rebuild(NAME) == 3
+    assert Rebuilds(v1).rebuild(NAME) == 3
     assert registry(container) == (3, 1)
     assert served_from(container) == ("proj_accounts_g3", None)
     assert table(container) == expected_table(container)
@@ -358,7 +366,7 @@ def test_the_cli_shows_the_version_and_a_needed_rebuild(
 ) -> None:
     from typer.testing import CliRunner
 
-    from api.cli import app
+    from api.cli.main import app
 
     monkeypatch.setenv("SPOA_DATABASE_URL", database_url)
     monkeypatch.setenv("SPOA_SECRET_KEY", "cli-test-secret-0123456789abcdef")

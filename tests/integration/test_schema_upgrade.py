@@ -115,7 +115,7 @@ def test_two_processes_upgrading_at_once_do_not_race(empty_database_url: str) ->
             initial_password="root-password",
         )
         containers[0].engine.catch_up("accounts")
-        assert containers[0].engine.positions(["accounts"]) == {"accounts": 3}
+        assert containers[0].projection_status.positions(["accounts"]) == {"accounts": 3}
     finally:
         for container in containers:
             container.close()

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from application.statistics import (
+from application.statistics.service import (
     ProxyDimension,
     StatisticsService,
     StatRow,
@@ -23,7 +23,7 @@ from application.statistics import (
 )
 from domain.access.permissions import Role
 from infra.bootstrap import Container
-from projections.statistics import StatisticsQueries
+from projections.statistics.projection import StatisticsQueries
 from tests.statistics_helpers import (
     PROVINCES,
     PROXY_DIMENSIONS,
@@ -205,14 +205,14 @@ def test_rebuilt_tables_equal_the_incrementally_built_ones(
     container, world = played
     incremental = snapshot(container)
     assert all(incremental.values())
-    generation = container.engine.rebuild("statistics", page_size=37)
+    generation = container.rebuilds.rebuild("statistics", page_size=37)
     assert generation == 2
     assert snapshot(container) == incremental
     # and live updates keep applying to the rebuilt generation
     play(container, world, seeded_history(8, 60))
     container.engine.catch_up("statistics")
     live = snapshot(container)
-    container.engine.rebuild("statistics", page_size=1000)
+    container.rebuilds.rebuild("statistics", page_size=1000)
     assert snapshot(container) == live
 
 
@@ -233,8 +233,8 @@ def test_an_interrupted_rebuild_resumes_while_the_old_tables_serve(
             raise RebuildInterruptedError
 
     with pytest.raises(RebuildInterruptedError):
-        container.engine.rebuild("statistics", page_size=50, progress=stop_after_two_pages)
-    (state,) = [s for s in container.engine.status() if s.name == "statistics"]
+        container.rebuilds.rebuild("statistics", page_size=50, progress=stop_after_two_pages)
+    (state,) = [s for s in container.projection_status.status() if s.name == "statistics"]
     assert state.generation == 1 and state.building_generation == 2
     assert state.building_position == seen[-1][0] > 0
     # the old generation still serves, and still follows new events
@@ -244,7 +244,7 @@ def test_an_interrupted_rebuild_resumes_while_the_old_tables_serve(
     live = snapshot(container)
     # resuming finishes generation 2 from where it stopped (no page applied twice)
     resumed: list[tuple[int, int]] = []
-    generation = container.engine.rebuild(
+    generation = container.rebuilds.rebuild(
         "statistics", page_size=50, progress=lambda d, t: resumed.append((d, t))
     )
     assert generation == 2
@@ -261,10 +261,10 @@ def test_a_restarted_rebuild_drops_the_interrupted_one(played: tuple[Container, 
             raise RebuildInterruptedError
 
     with pytest.raises(RebuildInterruptedError):
-        container.engine.rebuild("statistics", page_size=50, progress=interrupt)
-    assert container.engine.rebuild("statistics", restart=True) == 3
+        container.rebuilds.rebuild("statistics", page_size=50, progress=interrupt)
+    assert container.rebuilds.rebuild("statistics", restart=True) == 3
     assert snapshot(container) == incremental
-    (state,) = [s for s in container.engine.status() if s.name == "statistics"]
+    (state,) = [s for s in container.projection_status.status() if s.name == "statistics"]
     assert state.building_generation is None
 
 
@@ -290,7 +290,7 @@ def test_operations_before_a_reregistration_in_the_same_page_keep_the_old_provin
             ("sub", 0, "companion", agent, 1, 0),
         ],
     )
-    container.engine.rebuild("statistics", page_size=first_page)
+    container.rebuilds.rebuild("statistics", page_size=first_page)
     svc = service_at(container, world.now)
     rows = svc.proxy_operations(
         ADMIN,
@@ -313,7 +313,7 @@ def test_the_cli_rebuilds_the_statistics_with_a_progress_bar(
 ) -> None:
     from typer.testing import CliRunner
 
-    from api.cli import app
+    from api.cli.main import app
 
     container, _ = played
     incremental = snapshot(container)

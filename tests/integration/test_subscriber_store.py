@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from application.authz import Principal
-from application.demo import load_demo_accounts, load_demo_subscribers
-from application.subscribers import ChangeContext
+from application.subscribers.commands import ChangeContext
+from demo.loader import load_demo_accounts, load_demo_subscribers
 from domain.shared import DomainError, PermissionDeniedError
 from domain.subscribers.alias_claim import alias_claim_id_for
 from domain.subscribers.rules import NotificationMode
@@ -329,7 +329,7 @@ def test_demo_data_and_the_summary_projection_agree_with_the_aggregates(
     aliases = [row[4] for row in incremental if row[4]]
     assert len(aliases) == len(set(aliases)) and len(aliases) > 20
     # a blue/green rebuild from position 0 gives the same table
-    container.engine.rebuild("subscribers")
+    container.rebuilds.rebuild("subscribers")
     assert _summary_rows(container) == incremental
 
 

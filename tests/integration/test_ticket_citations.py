@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-from application.subscribers import ChangeContext
+from application.subscribers.commands import ChangeContext
 from domain.shared import NotFoundError, PermissionDeniedError
 from infra.bootstrap import Container
-from projections.ticket_citations import cited_ticket
+from projections.support.ticket_citations import cited_ticket
 from tests.helpers import seed_accounts
 from tests.integration.support_helpers import draft
 
@@ -55,7 +55,7 @@ def test_a_ticket_lists_the_changes_that_cite_it(container: Container) -> None:
     assert queries.changes(p["admin"], quiet, 0, 10) == []
 
     # a rebuild from position 0 answers the same
-    container.engine.rebuild("ticket_citations")
+    container.rebuilds.rebuild("ticket_citations")
     assert queries.changes(p["auditor"], about, 0, 10) == changes
     assert queries.changes(p["viewer"], incident, 0, 10) == incident_changes
 

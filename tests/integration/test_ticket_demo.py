@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from application.access import principal_of
-from application.announcements import AnnouncementService
-from application.demo import (
+from application.access.service import principal_of
+from application.support.announcements import AnnouncementService
+from application.support.ticket_queries import TicketFilter
+from demo.loader import (
     DEMO_TICKET_CHANGES,
     load_demo_accounts,
     load_demo_subscribers,
     load_demo_support_desk,
     load_demo_ticket_changes,
 )
-from application.support_demo import DEMO_TICKETS
-from application.ticket_queries import TicketFilter
+from demo.support import DEMO_TICKETS
 from domain.access.account import account_id_for
 from domain.shared import natural_id
 from infra.bootstrap import Container

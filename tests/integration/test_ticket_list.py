@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from application.authz import Principal
-from application.ticket_queries import TicketFilter, TicketView
+from application.support.ticket_queries import TicketFilter, TicketView
 from domain.shared import PermissionDeniedError, ValidationError
 from domain.support.values import TicketCategory, TicketPriority
 from infra.bootstrap import Container
@@ -158,7 +158,7 @@ def test_list_rows_equal_the_aggregates(container: Container, desk: dict[str, Pr
 
 def test_rebuild_equals_live(container: Container, desk: dict[str, Principal]) -> None:
     before, _ = search(container, desk["admin"])
-    container.engine.rebuild("tickets")
+    container.rebuilds.rebuild("tickets")
     after, _ = container.ticket_queries.search(desk["admin"], TicketFilter(), None, 50)
     assert after == before
     assert titles(search(container, desk["admin"], text="缓存")[0]) == {"邮箱无法登录"}

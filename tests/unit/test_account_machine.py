@@ -18,7 +18,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from application.access import (
+from application.access.service import (
     AccessService,
     InvalidCredentialsError,
     LockoutPolicy,

@@ -14,7 +14,7 @@ from domain.access.permissions import Role
 from infra.audit_export import export_line, readable
 from infra.audit_verify import load_anchors
 from infra.bootstrap import offline_mapper
-from projections.audit_chain import EPOCH, GENESIS, chain_link, event_times, load_state
+from projections.audit.chain import EPOCH, GENESIS, chain_link, event_times, load_state
 
 ID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 ROW = (1, ID.bytes, 1, "spoa.access:Account.AccountCreated", b'{"a":1}')

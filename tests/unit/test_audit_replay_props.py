@@ -12,15 +12,15 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from application.audit_state import aggregate_state
-from application.subscribers import ChangeContext
+from application.audit.as_of import aggregate_state
+from application.subscribers.commands import ChangeContext
 from domain.catalogue import NATURAL_KEYS, stream_type_of_topic
 from domain.shared import DomainError
 from domain.subscribers.rules import SmsBlacklistLevel
 from domain.subscribers.subscriber import subscriber_id_for
 from infra.audit_export import export_line, replay_export
 from infra.bootstrap import offline_mapper
-from projections.audit_chain import load_state
+from projections.audit.chain import load_state
 from tests.subscriber_helpers import PRINCIPALS, memory_commands
 
 MAPPER = offline_mapper()

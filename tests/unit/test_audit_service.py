@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from application.audit import AuditService, event_time, redact
-from application.audit_state import AsOfService, aggregate_state
+from application.audit.as_of import AsOfService, aggregate_state
+from application.audit.service import AuditService, event_time, redact
 from application.ports import RecordedEvent
 from domain.access.account import Account, account_id_for
 from domain.access.permissions import Role

@@ -1,5 +1,5 @@
-"""The orphan document sweep's decisions (application/document_sweep.py) and its schedule in the
-projection-running process (infra/blobs.py), without a database."""
+"""The orphan document sweep's decisions (application/knowledge/document_sweep.py) and its
+schedule in the projection-running process (infra/blobs.py), without a database."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.document_sweep import DocumentSweeper, SweepReport, UnclaimedDocument
+from application.knowledge.document_sweep import DocumentSweeper, SweepReport, UnclaimedDocument
 from infra.blobs import PeriodicDocumentSweep
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -94,7 +94,7 @@ def test_nothing_unclaimed_asks_nothing_more() -> None:
 
 
 def test_references_are_read_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("application.document_sweep.REFERENCE_BATCH", 2)
+    monkeypatch.setattr("application.knowledge.document_sweep.REFERENCE_BATCH", 2)
     a, b, c = doc("a"), doc("b"), doc("c")
     sweep, _, references = sweeper([a, b, c], referenced={a.sha256, c.sha256})
     report = sweep.sweep()

@@ -34,6 +34,9 @@ class Engine:
     def status(self) -> list[State]:
         return [State("accounts", "core")]
 
+    def store_heads(self) -> dict[str, int]:
+        return {store: self.store_head(store) for store in self.sources}
+
     def store_head(self, store: str) -> int:
         return 3
 

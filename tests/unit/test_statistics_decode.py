@@ -10,9 +10,9 @@ from eventsourcing.compressor import ZlibCompressor
 from eventsourcing.persistence import Mapper, StoredEvent
 from hypothesis import given, settings
 
-from projections.statistics_decode import Fact, StatisticsDecoder, default_mapper
-from projections.statistics_proxy import PROXY_TOPICS, REGISTRATIONS, fold_proxy
-from projections.statistics_tickets import TICKET_TOPICS, fold_tickets
+from projections.statistics.decode import Fact, StatisticsDecoder, default_mapper
+from projections.statistics.proxy import PROXY_TOPICS, REGISTRATIONS, fold_proxy
+from projections.statistics.tickets import TICKET_TOPICS, fold_tickets
 from tests.statistics_helpers import steps
 from tests.unit.test_statistics_folds import run_world
 

@@ -21,9 +21,9 @@ from domain.support.sla import SlaPolicy
 from domain.support.ticket import Ticket
 from domain.support.ticket_content import DraftContent
 from domain.support.values import TicketCategory, TicketPriority
-from projections.statistics import StatisticsProjection
-from projections.statistics_proxy import PROXY_TOPICS, fold_proxy, provinces_needed, shanghai_day
-from projections.statistics_tickets import TICKET_TOPICS, AnswerTime, TicketStat, fold_tickets
+from projections.statistics.projection import StatisticsProjection
+from projections.statistics.proxy import PROXY_TOPICS, fold_proxy, provinces_needed, shanghai_day
+from projections.statistics.tickets import TICKET_TOPICS, AnswerTime, TicketStat, fold_tickets
 from tests.statistics_helpers import World, meta_of, oracle, steps
 
 AGENT = ("gd.agent", "PROVINCE_AGENT", "GD")

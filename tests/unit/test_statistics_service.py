@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from api.exports import BOM, render_csv, safe_cell
-from application.statistics import (
+from application.statistics.service import (
     ProxyDimension,
     StatisticsService,
     StatRow,
@@ -221,6 +221,9 @@ class FakeEngine:
             State("statistics", "core", 2, 90, 10, building_generation=3, building_position=25),
             State("history", "feed", 1, 5, 0, code_version=2),
         ]
+
+    def store_heads(self) -> dict[str, int]:
+        return {store: self.store_head(store) for store in self.sources}
 
     def store_head(self, store: str) -> int:
         return {"core": 100, "feed": 5}[store]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from application.subscribers import ChangeContext, SubscriberCommands
+from application.subscribers.commands import ChangeContext, SubscriberCommands
 from domain.shared import DomainError, PermissionDeniedError
 from domain.subscribers.alias_claim import alias_claim_id_for
 from domain.subscribers.plans import PLANS, plan_for

@@ -14,7 +14,7 @@ import hypothesis.strategies as st
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from application.subscribers import ChangeContext
+from application.subscribers.commands import ChangeContext
 from domain.shared import DomainError
 from domain.subscribers.alias_claim import AliasClaim, alias_claim_id_for
 from domain.subscribers.rules import NotificationMode, SmsBlacklistLevel

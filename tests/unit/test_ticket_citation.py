@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from application.subscribers import ChangeContext, SubscriberCommands
+from application.subscribers.commands import ChangeContext, SubscriberCommands
 from domain.shared import DomainError
 from domain.subscribers.subscriber import subscriber_id_for
 from domain.support.citation import check_citation, parse_cited_ticket

@@ -1,0 +1,1 @@
+"""The `spoa` command line: parses, calls the composition root and the application, prints."""

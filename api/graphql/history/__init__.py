@@ -1,0 +1,1 @@
+"""GraphQL of the history context: platform records, usage counts and points."""

@@ -1,0 +1,1 @@
+"""GraphQL of the subscribers context: the mailbox, proxy settings and its changes."""

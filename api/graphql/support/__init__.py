@@ -1,0 +1,1 @@
+"""GraphQL of the support desk: tickets and announcements."""

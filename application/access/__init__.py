@@ -1,0 +1,1 @@
+"""Access context: staff accounts, sessions and log-in."""

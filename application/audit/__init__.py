@@ -1,0 +1,1 @@
+"""Audit context: the change log of both stores, state as of a time, checkpoints."""

@@ -1,0 +1,1 @@
+"""History context: platform record batches (ingest) and their queries."""

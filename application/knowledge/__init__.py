@@ -1,0 +1,1 @@
+"""Knowledge context: FAQs with their documents, and support contacts."""

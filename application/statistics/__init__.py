@@ -1,0 +1,1 @@
+"""Statistics context: proxy-operation and complaint-ticket statistics."""

@@ -1,0 +1,1 @@
+"""Subscribers context: the 139 mailbox, proxy settings and their queries."""

@@ -1,0 +1,1 @@
+"""Support-desk context: tickets between first and second line, announcements."""

@@ -1,0 +1,1 @@
+"""Audit read models: the hash chain over both stores and its checkpoints."""

@@ -1,0 +1,1 @@
+"""Knowledge read models: the FAQ search index and the support contacts."""

@@ -1,0 +1,1 @@
+"""Statistics read models: proxy-operation and complaint-ticket counts, answer times."""

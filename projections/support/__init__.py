@@ -1,0 +1,1 @@
+"""Support-desk read models: ticket list and search, the changes citing a ticket, announcements."""

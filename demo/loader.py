@@ -12,7 +12,7 @@ from application.authz import Principal
 from application.history.service import HistoryService
 from application.knowledge.contacts import SupportContactService
 from application.knowledge.faqs import KnowledgeService
-from application.subscribers.commands import ChangeContext, SubscriberCommands
+from application.subscribers.commands import ChangeContext, SubscriberService
 from application.support.announcements import AnnouncementService
 from application.support.tickets import TicketService
 from demo.history import load_demo_history
@@ -65,7 +65,7 @@ def load_demo_accounts(access: AccessService) -> list[tuple[DemoAccount, bool]]:
     return results
 
 
-def load_demo_subscribers(access: AccessService, subscribers: SubscriberCommands) -> list[str]:
+def load_demo_subscribers(access: AccessService, subscribers: SubscriberService) -> list[str]:
     """A few hundred subscribers across provinces with change histories made by the demo
     accounts (needs them: run after load_demo_accounts). Returns the numbers created."""
 
@@ -133,7 +133,7 @@ class DemoTicketChange:
     ticket_key: str
     agent: str
     reason: str
-    change: Callable[[SubscriberCommands, Principal, str, ChangeContext], Any]
+    change: Callable[[SubscriberService, Principal, str, ChangeContext], Any]
 
 
 DEMO_TICKET_CHANGES = (
@@ -152,7 +152,7 @@ DEMO_TICKET_CHANGES = (
 )
 
 
-def load_demo_ticket_changes(access: AccessService, subscribers: SubscriberCommands) -> int:
+def load_demo_ticket_changes(access: AccessService, subscribers: SubscriberService) -> int:
     """Changes that answer demo tickets, citing them (ChangeContext.ticketId), so a ticket's
     subscriber shows the change and the change leads back to its ticket. Run after the
     subscribers and the support desk; a change the mailbox no longer allows is skipped."""

@@ -21,8 +21,8 @@ from application.knowledge.faqs import KnowledgeService
 from application.operations import OperationsService
 from application.pagination import CursorCodec
 from application.statistics.service import StatisticsService
-from application.subscribers.commands import SubscriberCommands
-from application.subscribers.queries import PointsStanding, SubscriberQueries
+from application.subscribers.commands import SubscriberService
+from application.subscribers.queries import PointsStanding, SubscriberQueryService
 from application.support.announcements import AnnouncementService
 from application.support.ticket_queries import TicketQueryService
 from application.support.tickets import TicketService
@@ -170,10 +170,10 @@ class Container:
             self.waiter,
             max_records=settings.ingest_max_records,
         )
-        self.subscribers = SubscriberCommands(self.core, self.hasher, self.clock)
+        self.subscribers = SubscriberService(self.core, self.hasher, self.clock)
         # pointsBalance and level come from the history context's points read model (issue 4).
         history = self.history
-        self.subscriber_queries = SubscriberQueries(
+        self.subscriber_queries = SubscriberQueryService(
             self.core, self.core_log, lambda msisdn: PointsStanding(*history.points(msisdn))
         )
         self.subscriber_summaries = SubscriberSummaries(self.read_pool.connection)

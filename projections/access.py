@@ -10,7 +10,7 @@ from typing import Any
 from psycopg import Cursor, sql
 
 from domain.access.account import Account
-from projections.runtime.base import Envelope, Projection
+from projections.runtime.base import Projection, RecordedEvent
 
 
 class AccountsProjection(Projection):
@@ -50,7 +50,7 @@ class AccountsProjection(Projection):
         cur.execute(sql.SQL("CREATE INDEX ON {}.accounts (role, username)").format(s))
         cur.execute(sql.SQL("CREATE INDEX ON {}.accounts (province, username)").format(s))
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         table = sql.SQL("{}.accounts").format(sql.Identifier(schema))
         for envelope in events:
             e = envelope.event

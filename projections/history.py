@@ -21,7 +21,7 @@ from domain.history.records import (
     RecordKind,
     columns_of,
 )
-from projections.runtime.base import Envelope, Projection
+from projections.runtime.base import Projection, RecordedEvent
 
 TABLES: dict[RecordKind, str] = {
     RecordKind.SMS: "sms_records",
@@ -106,7 +106,7 @@ class HistoryProjection(Projection):
             ).format(s)
         )
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         for envelope in events:
             document = envelope.document()
             kind, columns, offset = chunk_header(document)
@@ -154,7 +154,7 @@ class HistoryUsageProjection(Projection):
             ).format(sql.Identifier(schema))
         )
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         for envelope in events:
             document = envelope.document()
             kind, columns, _ = chunk_header(document)
@@ -163,7 +163,7 @@ class HistoryUsageProjection(Projection):
                 cur.execute(statement, {"document": document.decode()}, prepare=True)
 
 
-def stored_document(envelope: Envelope) -> bytes:
+def stored_document(envelope: RecordedEvent) -> bytes:
     return envelope.document()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from psycopg import Cursor, sql
 
 from domain.subscribers.subscriber import Subscriber
-from projections.runtime.base import Envelope, Projection
+from projections.runtime.base import Projection, RecordedEvent
 
 COLUMNS = (
     "msisdn",
@@ -157,7 +157,7 @@ class SubscribersProjection(Projection):
             sql.SQL("CREATE INDEX ON {}.subscribers (alias) WHERE alias IS NOT NULL").format(s)
         )
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         # Fold the page per subscriber first: a busy page has many events per number, and one
         # statement per number is much cheaper than one per event.
         rows: dict[Any, dict[str, Any]] = {}

@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 
 from application.authz import Principal
-from application.subscribers.commands import SubscriberCommands
+from application.subscribers.commands import SubscriberService
 from domain.access.permissions import Role
 from domain.subscribers.subscriber import Subscriber
 
@@ -71,9 +71,9 @@ PRINCIPALS = {
 }
 
 
-def memory_commands() -> tuple[SubscriberCommands, MemoryCore]:
+def memory_commands() -> tuple[SubscriberService, MemoryCore]:
     store = MemoryCore(env=MEMORY_ENV)
-    return SubscriberCommands(store, FakeHasher(), StepClock()), store
+    return SubscriberService(store, FakeHasher(), StepClock()), store
 
 
 def stored_event_types(store: Application[UUID], msisdn: str) -> list[str]:

@@ -61,7 +61,7 @@ class SubscriberResult:
 Decision = Callable[[Subscriber, dict[str, Any]], list[Any] | None]
 
 
-class SubscriberCommands:
+class SubscriberService:
     """The eleven proxy settings plus freezeMailbox."""
 
     def __init__(self, store: Application[UUID], hasher: PasswordHasher, clock: Clock) -> None:

@@ -41,7 +41,7 @@ def no_points_recorded(msisdn: str) -> PointsStanding:
     return PointsStanding(balance=0, level=0)
 
 
-class SubscriberQueries:
+class SubscriberQueryService:
     def __init__(
         self,
         store: Application[UUID],

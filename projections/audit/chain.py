@@ -30,7 +30,7 @@ from uuid import UUID
 
 from psycopg import Cursor, sql
 
-from projections.runtime.base import Envelope, Projection
+from projections.runtime.base import Projection, RecordedEvent
 
 GENESIS = hashlib.sha256(b"SPOA audit chain v1").digest()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -124,7 +124,7 @@ class AuditChainProjection(Projection):
             (GENESIS,),
         )
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         s = sql.Identifier(schema)
         cur.execute(sql.SQL("SELECT link, events FROM {}.audit_chain_head").format(s))
         head = cur.fetchone()
@@ -185,7 +185,7 @@ class AuditChainProjection(Projection):
 
     @staticmethod
     def _latest_effective(
-        cur: Cursor[Any], s: sql.Identifier, events: Sequence[Envelope]
+        cur: Cursor[Any], s: sql.Identifier, events: Sequence[RecordedEvent]
     ) -> dict[UUID, datetime]:
         """Each stream's effective time so far (its last version's), for the running maximum."""
         ids = list({_uuid(e.stored.originator_id) for e in events if e.stored is not None})

@@ -10,7 +10,7 @@ from uuid import UUID
 from psycopg import Cursor, sql
 
 from domain.knowledge.contact import SupportContact
-from projections.runtime.base import Envelope, Projection
+from projections.runtime.base import Projection, RecordedEvent
 
 _FIELDS = ("name", "title", "phone", "email", "hours", "notes")
 
@@ -41,7 +41,7 @@ class SupportContactsProjection(Projection):
             ).format(sql.Identifier(schema))
         )
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         table = sql.SQL("{}.support_contacts").format(sql.Identifier(schema))
         for envelope in events:
             e = envelope.event

@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 
 from domain.knowledge.faq import DocumentRef, Faq
 from domain.knowledge.search_text import SearchQuery, fold, lexemes, tsvector_literal
-from projections.runtime.base import Envelope, Projection
+from projections.runtime.base import Projection, RecordedEvent
 
 _CONTENT_EVENTS = (Faq.FaqCreated, Faq.FaqRevised)
 
@@ -95,7 +95,7 @@ class FaqsProjection(Projection):
             ).format(s)
         )
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         faqs = sql.SQL("{}.faqs").format(sql.Identifier(schema))
         refs = sql.SQL("{}.faq_document_refs").format(sql.Identifier(schema))
         for envelope in events:

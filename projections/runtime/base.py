@@ -11,7 +11,7 @@ from psycopg import Cursor
 
 
 @dataclass(frozen=True)
-class Envelope:
+class RecordedEvent:
     """One decoded event with its global position in its store."""
 
     position: int
@@ -55,7 +55,7 @@ class Projection:
     tables: ClassVar[tuple[str, ...]] = ()
     #: events per page, when the store's events are large (feed batches); None: the default
     page_size: ClassVar[int | None] = None
-    #: receive stored rows undecoded (Envelope.stored), e.g. to hash the bytes as written
+    #: receive stored rows undecoded (RecordedEvent.stored), e.g. to hash the bytes as written
     raw: ClassVar[bool] = False
     #: what the tables hold: bump it when create_tables or apply changes what the tables hold
     version: ClassVar[int] = 1
@@ -63,7 +63,7 @@ class Projection:
     def create_tables(self, cur: Cursor[Any], schema: str) -> None:
         raise NotImplementedError  # each read model defines its DDL
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         raise NotImplementedError  # each read model defines its handlers
 
 

@@ -21,7 +21,7 @@ import psycopg
 from eventsourcing.persistence import StoredEvent
 from psycopg import Connection, Cursor, sql
 
-from projections.runtime.base import Envelope, Projection, StoreSource
+from projections.runtime.base import Projection, RecordedEvent, StoreSource
 from projections.runtime.registry import ProjectionVersionError, generation_schema
 
 ProgressCallback = Callable[[int, int], None]
@@ -60,7 +60,7 @@ class ProjectionEngine:
     # ----------------------------------------------------------------- applying
     def _read_page(
         self, cur: Cursor[Any], projection: Projection, after: int, limit: int
-    ) -> tuple[int | None, list[Envelope]]:
+    ) -> tuple[int | None, list[RecordedEvent]]:
         source = self.sources[projection.store]
         cur.execute(
             sql.SQL(
@@ -75,14 +75,16 @@ class ProjectionEngine:
             return None, []
         return rows[-1][0], self._envelopes(projection, rows)
 
-    def _envelopes(self, projection: Projection, rows: Sequence[Sequence[Any]]) -> list[Envelope]:
+    def _envelopes(
+        self, projection: Projection, rows: Sequence[Sequence[Any]]
+    ) -> list[RecordedEvent]:
         """Envelopes of the page rows (notification_id, originator_id, originator_version, topic,
         state) that the projection subscribes to."""
         source = self.sources[projection.store]
         topics = projection.topics
         if projection.raw:
             return [
-                Envelope(
+                RecordedEvent(
                     position=row[0],
                     event=None,
                     stored=StoredEvent(
@@ -97,7 +99,7 @@ class ProjectionEngine:
                 if not topics or row[3] in topics
             ]
         return [
-            Envelope(position=row[0], event=self._decoded(projection.store, source, row))
+            RecordedEvent(position=row[0], event=self._decoded(projection.store, source, row))
             for row in rows
             if not topics or row[3] in topics
         ]

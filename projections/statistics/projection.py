@@ -33,7 +33,7 @@ from uuid import UUID
 from psycopg import Cursor, sql
 
 from domain.support.lifecycle import CLOCK_RUNS_IN
-from projections.runtime.base import Envelope, Projection
+from projections.runtime.base import Projection, RecordedEvent
 from projections.statistics.decode import StatisticsDecoder
 from projections.statistics.proxy import PROXY_TOPICS, ProxyKey, fold_proxy, provinces_needed
 from projections.statistics.tickets import (
@@ -85,14 +85,14 @@ class StatisticsProjection(Projection):
         for statement in _DDL:
             cur.execute(sql.SQL(statement).format(s=s, t=sql.SQL(_TEXT)))
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         # A page allocates tens of thousands of small acyclic objects (decoded JSON, keys,
         # rows), all freed by reference counting; cyclic collections triggered by them only
         # cost time (a fifth of a rebuild), so the collector waits until the page is done.
         with gc_paused():
             self._apply(cur, schema, events)
 
-    def _apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def _apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         subscriber_events: list[Any] = []
         ticket_events: list[Any] = []
         decode = self.decode

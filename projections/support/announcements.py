@@ -15,7 +15,7 @@ from psycopg import Cursor, sql
 from psycopg.rows import dict_row
 
 from domain.support.announcement import ANNOUNCEMENT_EVENTS, Announcement
-from projections.runtime.base import Envelope, Projection
+from projections.runtime.base import Projection, RecordedEvent
 
 _A: Any = Announcement
 
@@ -47,7 +47,7 @@ class AnnouncementsProjection(Projection):
             sql.SQL("CREATE INDEX ON {}.announcements (effective_from DESC, id DESC)").format(s)
         )
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         table = sql.SQL("{}.announcements").format(sql.Identifier(schema))
         for envelope in events:
             e = envelope.event

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from psycopg import Cursor, sql
 
-from projections.runtime.base import Envelope, Projection
+from projections.runtime.base import Projection, RecordedEvent
 from projections.subscribers import EVENT_CLASSES
 
 
@@ -47,7 +47,7 @@ class TicketCitationsProjection(Projection):
             ).format(sql.Identifier(schema))
         )
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         rows = [
             (ticket, e.position, e.event.originator_id, e.event.originator_version)
             for e in events

@@ -20,7 +20,7 @@ from domain.support.lifecycle import next_state as lifecycle_next
 from domain.support.numbers import provisional_number
 from domain.support.ticket import TICKET_EVENTS, Ticket
 from domain.support.values import EntryKind
-from projections.runtime.base import Envelope, Projection
+from projections.runtime.base import Projection, RecordedEvent
 from projections.support.ticket_search import document_tokens, normalize, query_words, word_tokens
 
 COLUMNS = (
@@ -182,7 +182,7 @@ class TicketsProjection(Projection):
         ):
             cur.execute(sql.SQL("CREATE INDEX ON {}.tickets " + index).format(s))
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         table = sql.SQL("{}.tickets").format(sql.Identifier(schema))
         ids = list(dict.fromkeys(env.event.originator_id for env in events))
         cur.execute(

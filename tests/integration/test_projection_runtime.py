@@ -23,7 +23,7 @@ from domain.access.permissions import Role
 from domain.shared import DomainError
 from infra.bootstrap import Container
 from projections.access import AccountsProjection
-from projections.runtime.base import Envelope
+from projections.runtime.base import RecordedEvent
 from projections.runtime.engine import ProjectionEngine
 from projections.runtime.rebuild import Rebuilds
 from projections.runtime.runner import ProjectionRunner, wait_for_position
@@ -44,7 +44,7 @@ class CrashingAccounts(AccountsProjection):
         self.crash_on = crash_on
         self.calls = 0
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         self.calls += 1
         if self.calls < self.crash_on:
             super().apply(cur, schema, events)

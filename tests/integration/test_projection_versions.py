@@ -20,7 +20,7 @@ from psycopg import Cursor, sql
 from infra.bootstrap import Container
 from infra.schema import upgrade
 from projections.access import AccountsProjection
-from projections.runtime.base import Envelope
+from projections.runtime.base import RecordedEvent
 from projections.runtime.engine import ProjectionEngine
 from projections.runtime.rebuild import Rebuilds
 from projections.runtime.registry import ProjectionVersionError
@@ -57,7 +57,7 @@ class SlowAccountsV2(AccountsV2):
     def __init__(self, pause: float = 0.3) -> None:
         self.pause = pause
 
-    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[Envelope]) -> None:
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         if schema != "proj_accounts_g1":
             time.sleep(self.pause)
         super().apply(cur, schema, events)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from application.subscribers.commands import ChangeContext, SubscriberCommands
+from application.subscribers.commands import ChangeContext, SubscriberService
 from domain.shared import DomainError, PermissionDeniedError
 from domain.subscribers.alias_claim import alias_claim_id_for
 from domain.subscribers.plans import PLANS, plan_for
@@ -34,11 +34,11 @@ OTHER = "13700137000"
 
 
 @pytest.fixture
-def world() -> tuple[SubscriberCommands, MemoryCore]:
+def world() -> tuple[SubscriberService, MemoryCore]:
     return memory_commands()
 
 
-def given(commands: SubscriberCommands, msisdn: str = GD_NUMBER, province: str = "GD") -> None:
+def given(commands: SubscriberService, msisdn: str = GD_NUMBER, province: str = "GD") -> None:
     commands.register(ADMIN, msisdn, province, "FREE")
 
 
@@ -210,7 +210,7 @@ def test_reopening_another_provinces_deregistered_number_is_forbidden(world: Any
 
 
 # ---------------------------------------------------------------------- lifecycle guards
-COMMANDS: dict[str, Callable[[SubscriberCommands], Any]] = {
+COMMANDS: dict[str, Callable[[SubscriberService], Any]] = {
     "deregisterMailbox": lambda c: c.deregister(ADMIN, GD_NUMBER),
     "changePlan": lambda c: c.change_plan(ADMIN, GD_NUMBER, "VIP_20"),
     "setCompanion": lambda c: c.set_companion(ADMIN, GD_NUMBER, True),
@@ -334,7 +334,7 @@ def test_unfreeze_a_mailbox_that_is_not_frozen(world: Any) -> None:
 
 
 # ---------------------------------------------------------------------- no change
-NO_CHANGE_ON_A_FRESH_MAILBOX: dict[str, Callable[[SubscriberCommands], Any]] = {
+NO_CHANGE_ON_A_FRESH_MAILBOX: dict[str, Callable[[SubscriberService], Any]] = {
     "changePlan": lambda c: c.change_plan(ADMIN, GD_NUMBER, "FREE"),
     "setCompanion": lambda c: c.set_companion(ADMIN, GD_NUMBER, False),
     "setBillDelivery": lambda c: c.set_bill_delivery(ADMIN, GD_NUMBER, False),
@@ -401,7 +401,7 @@ def test_change_to_an_unknown_plan(world: Any) -> None:
     ],
 )
 def test_switches_record_before_and_after(
-    world: Any, call: Callable[[SubscriberCommands], Any], event_type: str, before_after: Any
+    world: Any, call: Callable[[SubscriberService], Any], event_type: str, before_after: Any
 ) -> None:
     commands, store = world
     given(commands)
@@ -649,7 +649,7 @@ def test_roles_without_the_grant_or_province_are_forbidden(world: Any, name: str
     assert stored_event_types(store, GD_NUMBER) == before
 
 
-def _as(commands: SubscriberCommands, who: str) -> SubscriberCommands:
+def _as(commands: SubscriberService, who: str) -> SubscriberService:
     """The same commands, with ADMIN replaced by `who` (the lambdas above use ADMIN)."""
     proxy = PRINCIPALS[who]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from application.subscribers.commands import ChangeContext, SubscriberCommands
+from application.subscribers.commands import ChangeContext, SubscriberService
 from domain.shared import DomainError
 from domain.subscribers.subscriber import subscriber_id_for
 from domain.support.citation import check_citation, parse_cited_ticket
@@ -33,7 +33,7 @@ AT = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def world() -> tuple[SubscriberCommands, MemoryCore]:
+def world() -> tuple[SubscriberService, MemoryCore]:
     commands, store = memory_commands()
     commands.register(ADMIN, GD_NUMBER, "GD", "FREE")
     commands.register(ADMIN, BJ_NUMBER, "BJ", "FREE")

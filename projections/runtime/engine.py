@@ -73,13 +73,13 @@ class ProjectionEngine:
         rows = cur.fetchall()
         if not rows:
             return None, []
-        return rows[-1][0], self._envelopes(projection, rows)
+        return rows[-1][0], self._recorded(projection, rows)
 
-    def _envelopes(
+    def _recorded(
         self, projection: Projection, rows: Sequence[Sequence[Any]]
     ) -> list[RecordedEvent]:
-        """Envelopes of the page rows (notification_id, originator_id, originator_version, topic,
-        state) that the projection subscribes to."""
+        """The page rows (notification_id, originator_id, originator_version, topic, state)
+        that the projection subscribes to, as recorded events."""
         source = self.sources[projection.store]
         topics = projection.topics
         if projection.raw:
@@ -190,7 +190,7 @@ class ProjectionEngine:
                 return 0  # caught up
             page = [row[2:] for row in rows]
             last = page[-1][0]
-            envelopes = self._envelopes(projection, page)
+            envelopes = self._recorded(projection, page)
             if envelopes:
                 projection.apply(cur, generation_schema(name, generation), envelopes)
             cur.execute(

@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS projection_registry (
     name text PRIMARY KEY,
     store text NOT NULL,
     active_generation int NOT NULL,
-    version int NOT NULL DEFAULT 1
+    version int NOT NULL DEFAULT 1,
+    failing_since timestamptz,
+    last_error text
 );
 CREATE TABLE IF NOT EXISTS projection_tracking (
     name text NOT NULL,
@@ -44,30 +46,45 @@ CREATE TABLE IF NOT EXISTS projection_tracking (
     PRIMARY KEY (name, generation)
 );
 """
-# Databases created before projection versions: every generation in them was built by version 1
-# of its projection, which is what the default records.
-VERSION_COLUMNS_DDL = {
-    "projection_registry": (
-        "ALTER TABLE projection_registry ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1"
+# Columns added since the first release, as (table, column, DDL). Databases created before
+# projection versions: every generation in them was built by version 1 of its projection, which
+# is what the default records. The failure record (`failures`) starts empty.
+ADDED_COLUMNS_DDL = (
+    (
+        "projection_registry",
+        "version",
+        "ALTER TABLE projection_registry ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1",
     ),
-    "projection_tracking": (
-        "ALTER TABLE projection_tracking ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1"
+    (
+        "projection_tracking",
+        "version",
+        "ALTER TABLE projection_tracking ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1",
     ),
-}
+    (
+        "projection_registry",
+        "failing_since",
+        "ALTER TABLE projection_registry ADD COLUMN IF NOT EXISTS failing_since timestamptz",
+    ),
+    (
+        "projection_registry",
+        "last_error",
+        "ALTER TABLE projection_registry ADD COLUMN IF NOT EXISTS last_error text",
+    ),
+)
 
 
 class ProjectionVersionError(RuntimeError):
     """The serving tables were built by a newer version of the projection than this code's."""
 
 
-def _add_version_columns(cur: Cursor[Any]) -> None:
+def _add_columns(cur: Cursor[Any]) -> None:
     """Checked first, so a start-up takes no table lock (ALTER TABLE takes an exclusive one, even
     when the column exists) once the columns are there."""
-    for table, ddl in VERSION_COLUMNS_DDL.items():
+    for table, column, ddl in ADDED_COLUMNS_DDL:
         cur.execute(
-            "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'version'"
+            "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s"
             " AND NOT attisdropped",
-            (table,),
+            (table, column),
         )
         if cur.fetchone() is None:
             cur.execute(ddl)
@@ -83,7 +100,7 @@ def ensure_projections(cur: Cursor[Any], projections: Iterable[Projection]) -> N
     rebuild is needed; `rebuild_if_outdated` (the runner's leader) performs it.
     """
     cur.execute(RUNTIME_DDL)
-    _add_version_columns(cur)
+    _add_columns(cur)
     for projection in projections:
         cur.execute("SELECT version FROM projection_registry WHERE name = %s", (projection.name,))
         row = cur.fetchone()

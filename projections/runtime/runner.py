@@ -9,6 +9,11 @@ Versions: when a leader's step finds the serving tables older than the projectio
 (`ProjectionEngine.rebuild_if_outdated`) while the leader keeps applying to the old tables, which
 serve until the swap. The rebuild lock makes one process build; the others see it done. Tables
 newer than the code are never applied to: such a runner steps aside for a newer process.
+
+Failures: a leader whose step raises keeps its leadership and retries with a backoff (the poll
+interval doubling up to a cap), logs each new error once, and puts the failure on record for
+every process (`projections.runtime.failures`); a good step takes it off. A lost connection
+makes it reconnect, with the same backoff.
 """
 
 from __future__ import annotations
@@ -23,6 +28,14 @@ import psycopg
 from psycopg import Connection, sql
 
 from projections.runtime.engine import ProjectionEngine
+from projections.runtime.failures import (
+    MAX_RETRY_SECONDS,
+    Failure,
+    FailureTracker,
+    clear_failure,
+    error_text,
+    record_failure,
+)
 from projections.runtime.rebuild import Rebuilds
 from projections.runtime.registry import ProjectionVersionError
 from projections.runtime.status import ProjectionStatus
@@ -47,6 +60,7 @@ class ProjectionRunner:
         poll_seconds: float = 1.0,
         batch_seconds: float = 0.0,
         auto_rebuild: bool = True,
+        max_retry_seconds: float = MAX_RETRY_SECONDS,
     ) -> None:
         self.engine = engine
         self.rebuilds = Rebuilds(engine)
@@ -58,6 +72,7 @@ class ProjectionRunner:
         # Rebuild, as leader, a projection whose tables are older than its code (else it waits
         # for `spoa projections rebuild NAME`, and the old tables serve meanwhile).
         self.auto_rebuild = auto_rebuild
+        self.tracker = FailureTracker(poll_seconds, max_retry_seconds)
         self._stop = threading.Event()
         self._wakeups = {name: threading.Event() for name in engine.projections}
         self._threads: list[threading.Thread] = []
@@ -94,6 +109,11 @@ class ProjectionRunner:
             thread.join(timeout)  # it stops at its next page; the rebuild resumes next time
 
     @property
+    def failures(self) -> dict[str, Failure]:
+        """This process's record of the projections it fails to step, by name."""
+        return self.tracker.failures
+
+    @property
     def healthy(self) -> bool:
         return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
@@ -126,9 +146,8 @@ class ProjectionRunner:
                 self._stop.wait(self.poll_seconds * RETRY_POLLS)
             except Exception as exc:  # a runner must outlive database hiccups
                 self.leading.discard(name)
-                self.errors[name] = str(exc)
-                log.exception("projection %s failed; retrying", name)
-                self._stop.wait(self.poll_seconds)
+                self._failed(name, exc)
+                self._stop.wait(self.tracker.delay(name))
         # Stopped: the connection (and with it the advisory lock) is gone, so we lead nothing.
         self.leading.discard(name)
 
@@ -139,23 +158,39 @@ class ProjectionRunner:
                 row = cur.fetchone()
                 if row and row[0]:
                     break
-                self._stop.wait(self.poll_seconds)  # standby: another process leads
+                # Standby: another process leads, and its failures (if any) are on record.
+                self.tracker.succeeded(name)
+                self._stop.wait(self.poll_seconds)
             else:
                 return
         self.leading.add(name)
-        self.errors.pop(name, None)
         wakeup = self._wakeups[name]
         projection = self.engine.projections[name]
         limit = projection.page_size or self.engine.page_size
+        on_record = True  # (maybe: a previous leader may have left a failure on record)
         while not self._stop.is_set():
             wakeup.clear()
             stepped_at = time.monotonic()
             try:
                 moved = self.engine.step(conn, name)
+                if on_record:
+                    clear_failure(conn, name)
+                    on_record = False
+            except ProjectionVersionError:
+                raise
+            except Exception as exc:
+                if conn.broken or conn.closed:
+                    raise  # reconnect (_follow), leadership lost with the connection
+                # Keep the leadership while backing off, so that no other process hammers
+                # the same failing step meanwhile.
+                on_record = self._failed(name, exc, conn) or on_record
+                self._stop.wait(self.tracker.delay(name))
+                continue
             finally:
                 # Also when the step failed: the new code may not apply to the old tables.
                 if self.auto_rebuild and self.engine.needs_rebuild(name):
                     self._start_rebuild(name)
+            self._recovered(name)
             if moved >= limit:
                 continue  # maybe a full page: more are waiting
             # Caught up with what the read saw. An event committed after it notifies after the
@@ -165,6 +200,43 @@ class ProjectionRunner:
                 delay = stepped_at + self.batch_seconds - time.monotonic()
                 if delay > 0:
                     self._stop.wait(delay)
+
+    # ------------------------------------------------------------- failures
+    def _failed(self, name: str, exc: Exception, conn: Connection[Any] | None = None) -> bool:
+        """Count a failure, log it if its error is new, and put it on record through `conn`
+        (when there is one). Returns whether it is on record."""
+        error = error_text(exc)
+        self.errors[name] = error
+        failure, changed = self.tracker.failed(name, error, time.monotonic())
+        if changed:
+            log.error(
+                "projection %s failed (retrying with backoff; logged again only when the"
+                " error changes): %s",
+                name,
+                error,
+                exc_info=exc,
+            )
+        else:
+            log.debug("projection %s failed again (%d in a row): %s", name, failure.count, error)
+        if conn is None:
+            return False
+        try:
+            record_failure(conn, name, error)
+        except psycopg.Error as record_exc:  # the next failure, or success, records again
+            log.warning("projection %s: cannot record its failure: %s", name, record_exc)
+            return False
+        return True
+
+    def _recovered(self, name: str) -> None:
+        failure = self.tracker.succeeded(name)
+        self.errors.pop(name, None)
+        if failure is not None:
+            log.warning(
+                "projection %s recovered after %d failures in %.1f s",
+                name,
+                failure.count,
+                time.monotonic() - failure.since,
+            )
 
     # ------------------------------------------------------------- version rebuilds
     def _start_rebuild(self, name: str) -> None:

@@ -1,4 +1,5 @@
-"""Read-only queries of where the projections stand: positions, lag, versions, store heads.
+"""Read-only queries of where the projections stand: positions, lag, versions, failures, store
+heads.
 
 They serve the CLI, the metrics, the operations service and the waits for a position.
 """
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from psycopg import Connection, sql
+from psycopg import Connection, Cursor, sql
 
 from projections.runtime.base import Projection, StoreSource
 
@@ -37,6 +38,13 @@ class ProjectionState:
     #: the projection version the serving tables were built by, and this code's version
     version: int = 1
     code_version: int = 1
+    #: since when its live runner's steps fail, and the last error (`failures`)
+    failing_since: datetime | None = None
+    last_error: str | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.failing_since is not None
 
     @property
     def rebuild_needed(self) -> bool:
@@ -55,7 +63,8 @@ class ProjectionStatus:
         with self.engine.connect() as conn, conn.cursor() as cur:
             for name, projection in self.engine.projections.items():
                 cur.execute(
-                    "SELECT r.active_generation, t.position, t.updated_at, r.version"
+                    "SELECT r.active_generation, t.position, t.updated_at, r.version,"
+                    " r.failing_since, r.last_error"
                     " FROM projection_registry r JOIN projection_tracking t"
                     " ON t.name = r.name AND t.generation = r.active_generation"
                     " WHERE r.name = %s",
@@ -64,7 +73,7 @@ class ProjectionStatus:
                 row = cur.fetchone()
                 if row is None:
                     continue
-                generation, position, updated_at, version = row
+                generation, position, updated_at, version, failing_since, last_error = row
                 cur.execute(
                     sql.SQL("SELECT count(*) FROM {} WHERE notification_id > %s").format(
                         sql.Identifier(self.engine.sources[projection.store].table)
@@ -90,6 +99,8 @@ class ProjectionStatus:
                         building_position=building[1] if building else None,
                         version=version,
                         code_version=projection.version,
+                        failing_since=failing_since,
+                        last_error=last_error,
                     )
                 )
         return states
@@ -123,3 +134,13 @@ class ProjectionStatus:
         with self.engine.connect() as conn, conn.cursor() as cur:
             cur.execute("SELECT name, version FROM projection_registry")
             return {row[0]: int(row[1]) for row in cur.fetchall()}
+
+
+def failing_longer_than(cur: Cursor[Any], seconds: float) -> list[str]:
+    """The projections whose live runner has been failing for more than `seconds`."""
+    cur.execute(
+        "SELECT name FROM projection_registry"
+        " WHERE failing_since < now() - make_interval(secs => %s) ORDER BY name",
+        (seconds,),
+    )
+    return [row[0] for row in cur.fetchall()]

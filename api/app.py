@@ -252,10 +252,17 @@ def create_app(
         db = await anyio.to_thread.run_sync(container.database_ready)
         runner = container.runner
         projections_ok = (not in_process) or (runner is not None and runner.healthy)
+        # Failing for too long, in whichever process leads them (the record is in the database).
+        failing = await anyio.to_thread.run_sync(container.failing_projections) if db else []
+        projections_ok = projections_ok and not failing
         ready = db and projections_ok
-        return JSONResponse(
-            {"database": db, "projections": projections_ok, "status": "ok" if ready else "fail"},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, Any] = {
+            "database": db,
+            "projections": projections_ok,
+            "status": "ok" if ready else "fail",
+        }
+        if failing:
+            body["failing"] = failing
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     return app

@@ -49,7 +49,7 @@ from projections.runtime.base import Projection, StoreSource
 from projections.runtime.engine import ProjectionEngine
 from projections.runtime.rebuild import Rebuilds
 from projections.runtime.runner import ProjectionRunner, wait_for_position
-from projections.runtime.status import ProjectionStatus
+from projections.runtime.status import ProjectionStatus, failing_longer_than
 from projections.statistics.projection import StatisticsProjection, StatisticsQueries
 from projections.subscribers import SubscribersProjection, SubscriberSummaries
 from projections.support.announcements import AnnouncementsProjection, AnnouncementsQueries
@@ -246,6 +246,7 @@ class Container:
             self.settings.projection_poll_seconds,
             self.settings.projection_batch_seconds,
             auto_rebuild=self.settings.projection_auto_rebuild,
+            max_retry_seconds=self.settings.projection_retry_max_seconds,
         )
         self.runner.start()
         self._start_document_sweep(self.runner)
@@ -272,6 +273,16 @@ class Container:
             return True
         except Exception:  # readiness must answer, never raise
             return False
+
+    def failing_projections(self) -> list[str]:
+        """Projections failing for longer than SPOA_PROJECTION_FAILING_SECONDS, whichever
+        process runs them (the record is in the database)."""
+        try:
+            with self.read_pool.connection(timeout=2) as conn, conn.cursor() as cur:
+                return failing_longer_than(cur, self.settings.projection_failing_seconds)
+        except Exception:  # readiness must answer; database_ready reports the database
+            log.warning("readiness: cannot read the projections' failures", exc_info=True)
+            return []
 
     def close(self) -> None:
         if self.document_sweep is not None:

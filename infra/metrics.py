@@ -81,7 +81,7 @@ def _database_up(up: bool) -> GaugeMetricFamily:
 
 
 class StoreCollector(Collector):
-    """Per store its head; per projection its position, lag and any rebuild in progress."""
+    """Per store its head; per projection its position, lag, failure and any rebuild."""
 
     def __init__(
         self,
@@ -154,6 +154,11 @@ class StoreCollector(Collector):
             "1 while the live tables are of an older version than the projection's code",
             labels=["projection"],
         )
+        failing = GaugeMetricFamily(
+            "spoa_projection_failing",
+            "1 while the projection's live runner fails to apply its next page (retrying)",
+            labels=["projection"],
+        )
         pid = [str(os.getpid())] if self.label_pid else []
         leader = GaugeMetricFamily(
             "spoa_projection_leader",
@@ -167,6 +172,7 @@ class StoreCollector(Collector):
             generation.add_metric([s.name], s.generation)
             version.add_metric([s.name], s.version)
             rebuild_needed.add_metric([s.name], 1 if s.rebuild_needed else 0)
+            failing.add_metric([s.name], 1 if s.failing else 0)
             leader.add_metric([s.name, *pid], 1 if s.name in leading else 0)
             building = s.building_generation is not None
             rebuilding.add_metric([s.name], 1 if building else 0)
@@ -175,7 +181,8 @@ class StoreCollector(Collector):
                 head = heads.get(s.store, 0)
                 rebuild_position.add_metric([s.name], done)
                 rebuild_progress.add_metric([s.name], min(done / head, 1.0) if head else 1.0)
-        yield from (position, lag, generation, version, rebuild_needed, leader, rebuilding)
+        yield from (position, lag, generation, version, rebuild_needed, failing, leader)
+        yield rebuilding
         yield from (rebuild_position, rebuild_progress)
 
 

@@ -69,6 +69,16 @@ class Settings(BaseSettings):
         description="The runners rebuild (blue/green) a projection whose tables are of an older"
         " version than its code",
     )
+    projection_retry_max_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="A failing projection retries after the poll interval, doubling up to this",
+    )
+    projection_failing_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="/readyz answers 503 once a projection has been failing for this long",
+    )
     ingest_max_records: int = Field(default=100_000, ge=1, description="Records per batch")
     ingest_max_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="Bytes per bulk NDJSON batch"

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from api.cli.audit import audit_app
 from api.cli.documents import documents_app
@@ -208,7 +209,8 @@ def db_upgrade() -> None:
 
 @projections_app.command("status")
 def projections_status() -> None:
-    """Position, lag and version of every projection, and any rebuild under way or needed."""
+    """Position, lag and version of every projection, any rebuild under way or needed, and
+    any projection failing (since when, with its last error)."""
     runtime = _runtime()
     try:
         table = Table(
@@ -220,6 +222,7 @@ def projections_status() -> None:
             "lag",
             "updated",
             "building",
+            "failing",
         )
         for s in runtime.container.projection_status.status():
             building = (
@@ -239,6 +242,10 @@ def projections_status() -> None:
                 str(s.lag),
                 str(s.updated_at or ""),
                 building,
+                # (Text: an error's own brackets are not markup)
+                Text(f"since {s.failing_since:%Y-%m-%d %H:%M:%S%z}: {s.last_error}", style="red")
+                if s.failing
+                else "",
             )
         Console().print(table)
     finally:

@@ -82,6 +82,12 @@ class ProjectionStatus:
     position: int
     lag: int
     updated_at: datetime | None
+    failing: bool = strawberry.field(
+        description="Its live runner fails to apply the next page (and retries, backing off)"
+    )
+    last_error: str | None = strawberry.field(
+        description="While failing: the last error (bounded to 500 characters)"
+    )
 
 
 def connection(entries: list[Any], limit: int, cursor: Any) -> AuditEventConnection:
@@ -197,6 +203,13 @@ class AuditQuery:
         c = ctx(info)
         states = await invoke(c.container.operations.projections, c.principal())
         return [
-            ProjectionStatus(name=s.name, position=s.position, lag=s.lag, updated_at=s.updated_at)
+            ProjectionStatus(
+                name=s.name,
+                position=s.position,
+                lag=s.lag,
+                updated_at=s.updated_at,
+                failing=s.failing,
+                last_error=s.last_error,
+            )
             for s in states
         ]

@@ -203,3 +203,23 @@ def test_the_schema_step_adds_the_failure_record_to_a_database_from_before_it(
     states = container.projection_status.status()
     assert states and not any(s.failing or s.last_error for s in states)
     assert failing_longer_than_(container, 0) == []
+
+
+def test_the_cli_status_shows_a_failing_projection_and_its_last_error(
+    container: Container, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli.main import app
+
+    monkeypatch.setenv("SPOA_DATABASE_URL", database_url)
+    monkeypatch.setenv("SPOA_SECRET_KEY", "cli-test-secret-0123456789abcdef")
+    monkeypatch.setenv("SPOA_LOG_JSON", "false")
+    monkeypatch.setenv("COLUMNS", "400")
+    with container.engine.connect() as conn:
+        record_failure(conn, "accounts", "DataError: no NUL in [text]")
+    result = CliRunner().invoke(app, ["projections", "status"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "accounts" in line]
+    assert len(lines) == 1 and "DataError: no NUL in [text]" in lines[0], result.output
+    assert "since " in lines[0]

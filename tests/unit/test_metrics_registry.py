@@ -24,7 +24,7 @@ class State:
     def __init__(self, name: str, store: str) -> None:
         self.name, self.store = name, store
         self.generation, self.position, self.lag, self.version, self.code_version = 1, 3, 0, 1, 1
-        self.rebuild_needed = False
+        self.rebuild_needed = self.failing = False
         self.building_generation = self.building_position = None
 
 

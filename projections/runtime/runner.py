@@ -13,7 +13,8 @@ newer than the code are never applied to: such a runner steps aside for a newer 
 Failures: a leader whose step raises keeps its leadership and retries with a backoff (the poll
 interval doubling up to a cap), logs each new error once, and puts the failure on record for
 every process (`projections.runtime.failures`); a good step takes it off. A lost connection
-makes it reconnect, with the same backoff.
+makes it reconnect, with the same backoff. A background rebuild that fails is retried likewise,
+from RETRY_POLLS polls.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class ProjectionRunner:
         # for `spoa projections rebuild NAME`, and the old tables serve meanwhile).
         self.auto_rebuild = auto_rebuild
         self.tracker = FailureTracker(poll_seconds, max_retry_seconds)
+        self.rebuild_tracker = FailureTracker(poll_seconds * RETRY_POLLS, max_retry_seconds)
         self._stop = threading.Event()
         self._wakeups = {name: threading.Event() for name in engine.projections}
         self._threads: list[threading.Thread] = []
@@ -262,15 +264,25 @@ class ProjectionRunner:
         except RebuildStoppedError:
             log.info("projection %s: rebuild stopped; it resumes on the next start", name)
             return
-        except Exception as exc:  # logged; the leader starts it again a little later
-            self.errors[f"{name} (rebuild)"] = str(exc)
-            log.exception("projection %s: rebuild to its new version failed; retrying", name)
+        except Exception as exc:  # the leader starts it again later, backing off
+            error = error_text(exc)
+            self.errors[f"{name} (rebuild)"] = error
+            if self.rebuild_tracker.failed(name, error, time.monotonic())[1]:
+                log.error(
+                    "projection %s: rebuild to its new version failed (retrying with backoff;"
+                    " logged again only when the error changes): %s",
+                    name,
+                    error,
+                    exc_info=exc,
+                )
         if generation is None:
             # Failed, or another process holds the rebuild lock (then its swap makes the
             # version current and we never try again).
             with self._rebuilds_lock:
-                self._rebuild_after[name] = time.monotonic() + self.poll_seconds * RETRY_POLLS
+                delay = self.rebuild_tracker.delay(name)
+                self._rebuild_after[name] = time.monotonic() + delay
             return
+        self.rebuild_tracker.succeeded(name)
         self.errors.pop(f"{name} (rebuild)", None)
         self.rebuilt[name] = generation
 

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 import pytest
@@ -173,6 +173,49 @@ def test_a_failing_leader_backs_off_keeps_its_lead_and_recovers_when_the_cause_g
     assert recovered.failing_since is None and recovered.last_error is None
     assert recovered.lag == 0
     assert failing_longer_than_(container, 0) == []
+
+
+class UnbuildableAccountsV2(AccountsProjection):
+    """A version 2 that applies to the serving tables but not to a rebuild's."""
+
+    version: ClassVar[int] = 2
+
+    def __init__(self) -> None:
+        self.rebuild_attempts = 0
+
+    def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
+        if schema != "proj_accounts_g1":
+            self.rebuild_attempts += 1
+            raise RuntimeError("version 2 cannot build this")
+        super().apply(cur, schema, events)
+
+
+def test_a_failing_background_rebuild_backs_off_too(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed_accounts(container)
+    container.engine.catch_up("accounts")
+    v2 = UnbuildableAccountsV2()
+    engine = engine_of(container, v2)
+    caplog.set_level(logging.INFO, logger=RUNNER_LOG)
+    # Rebuilds retry after 10 polls (0.1 s here), doubling up to 0.4 s.
+    runner = ProjectionRunner(engine, poll_seconds=0.01, max_retry_seconds=0.4)
+    runner.start()
+    try:
+        assert eventually(lambda: v2.rebuild_attempts >= 3)
+        before = v2.rebuild_attempts
+        time.sleep(3.0)
+        attempts = v2.rebuild_attempts - before
+        live = state(engine, "accounts")
+    finally:
+        runner.stop()
+    assert 1 <= attempts <= 9, attempts  # every 0.1 s (and the rebuild's own time): 20
+    assert runner.rebuild_tracker.failures["accounts"].count >= 4
+    assert runner.errors["accounts (rebuild)"] == "RuntimeError: version 2 cannot build this"
+    logged = [r for r in caplog.records if "rebuild to its new version failed" in r.getMessage()]
+    assert len(logged) == 1
+    # The live tables serve and follow meanwhile: not failing.
+    assert not live.failing and live.lag == 0 and live.rebuild_needed
 
 
 def test_a_failure_another_leader_left_on_record_is_cleared_by_the_next_good_step(

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from application.history.validation import BatchValidator
 from domain.history.records import MAX_INT, Column, FieldType, RecordKind, columns_of
-from domain.history.validation import BatchValidator
 from tests.history_helpers import record
 
 MISSING = object()

@@ -46,8 +46,8 @@ from history_ingest import ndjson_batches
 from subscribers_generate import drop_database, fresh_database
 
 from api.ingest import VALIDATE_BYTES
+from application.history.validation import BatchValidator
 from domain.history.records import MAIL_ARRIVAL_NOTICE, SELF_WRITTEN, RecordKind
-from domain.history.validation import BatchValidator
 from infra.feed_codec import FeedCompressor, FeedTranscoder
 from projections.history import (
     HistoryProjection,

@@ -24,13 +24,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,16 +35,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from subscribers_generate import (
-    BENCH_PASSWORD,
-    bench_container,
-    drop_database,
-    fresh_database,
-    generate,
+from serving import (
+    KeepAliveConnection,
+    database_cpu_seconds,
+    database_transactions,
+    free_port,
+    login,
+    machine_busy,
+    server_cpu_seconds,
+    start_server,
 )
+from subscribers_generate import bench_container, drop_database, fresh_database, generate
 
 from domain.subscribers.subscriber import subscriber_id_for
 from infra.database import ConnectionParams
@@ -93,12 +93,6 @@ class Tally:
     errors: dict[str, int] = field(default_factory=dict)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def prepare(url: str, count: int) -> list[Mailbox]:
     container = bench_container(url)
     try:
@@ -121,99 +115,6 @@ def prepare(url: str, count: int) -> list[Mailbox]:
         return mailboxes
     finally:
         container.close()
-
-
-def start_server(
-    url: str, port: int, extra_env: dict[str, str], extra_args: list[str]
-) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env.update(
-        SPOA_DATABASE_URL=url,
-        SPOA_DEV_MODE="1",
-        SPOA_SECRET_KEY="bench-secret-key-0123456789abcdef",
-        SPOA_DATA_DIR=tempfile.mkdtemp(prefix="spoa-bench-"),
-        SPOA_LOG_LEVEL="WARNING",
-    )
-    env.update(extra_env)
-    command = [sys.executable, "-m", "api.cli.main", "serve", "--port", str(port), *extra_args]
-    root = Path(__file__).resolve().parents[1]
-    server = subprocess.Popen(command, env=env, cwd=root)  # noqa: S603 - our own interpreter
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        if server.poll() is not None:
-            raise RuntimeError("the server exited during start-up")
-        time.sleep(0.2)
-    server.terminate()
-    raise RuntimeError("the server did not become ready")
-
-
-async def login(client: httpx.AsyncClient, username: str) -> str:
-    response = await client.post(
-        "/graphql",
-        json={
-            "query": "mutation($u: String!, $p: String!) { login(username: $u, password: $p)"
-            " { session { token } userErrors { code } } }",
-            "variables": {"u": username, "p": BENCH_PASSWORD},
-        },
-    )
-    token: str = response.json()["data"]["login"]["session"]["token"]
-    return token
-
-
-class KeepAliveConnection:
-    """A minimal HTTP/1.1 client on one keep-alive connection: writes a POST, reads the status,
-    headers and the (content-length or chunked) body. Real HTTP, a fraction of httpx's CPU, so
-    that the client on the same machine takes less from the server (`--client httpx` compares).
-    """
-
-    def __init__(self, host: str, port: int, token: str) -> None:
-        self.host, self.port = host, port
-        self.head = (
-            f"POST /graphql HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-        ).encode()
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, payload: dict[str, Any]) -> Any:
-        if self.writer is None or self.reader is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        body = json.dumps(payload).encode()
-        self.writer.write(self.head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        reader = self.reader
-        await reader.readline()  # status line: the GraphQL body tells success or errors
-        length, chunked, close = 0, False, False
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = b"chunked" in value.lower()
-            elif name == b"connection":
-                close = b"close" in value.lower()
-        if chunked:
-            parts = []
-            while size := int((await reader.readline()).split(b";")[0], 16):
-                parts.append(await reader.readexactly(size))
-                await reader.readline()
-            await reader.readline()
-            content = b"".join(parts)
-        else:
-            content = await reader.readexactly(length)
-        if close:
-            self.writer.close()
-            self.reader = self.writer = None
-        return json.loads(content)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
 
 
 async def worker(
@@ -249,57 +150,6 @@ async def worker(
             tally.errors[code] = tally.errors.get(code, 0) + 1
         else:
             tally.latencies.append(took)
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def database_cpu_seconds(dbname: str) -> float:
-    """utime + stime of the PostgreSQL backends serving `dbname` (same machine), from /proc."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-            if title.startswith("postgres: ") and f" {dbname} " in title:
-                total += process_cpu_seconds(int(entry.name))
-        except OSError:
-            continue  # the backend went away
-    return total
-
-
-def database_transactions(url: str) -> int:
-    """Transactions committed or rolled back in the database so far (PostgreSQL's statistics,
-    flushed by each backend within about a second)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT xact_commit + xact_rollback FROM pg_stat_database"
-            " WHERE datname = current_database()"
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
-
-
-def server_cpu_seconds(pid: int) -> float:
-    """The server process and its children (uvicorn workers, a projections process)."""
-    total = process_cpu_seconds(pid)
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    for child in children.read_text().split() if children.exists() else []:
-        try:
-            total += server_cpu_seconds(int(child))
-        except OSError:
-            continue
-    return total
 
 
 async def cpu_window(

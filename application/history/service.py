@@ -12,12 +12,12 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from application.authz import Principal
+from application.history.validation import BatchValidator, RecordError
 from application.ports import EventLog, ReadModelWaiter
 from application.unit_of_work import save
 from domain.access.permissions import Permission
 from domain.history.batch import PlatformBatch, batch_id_for, validate_batch_key
 from domain.history.records import RecordKind
-from domain.history.validation import BatchValidator, RecordError
 from domain.shared import DomainError
 
 HISTORY_PROJECTION = "history"

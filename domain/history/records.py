@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import msgspec
-
 MSISDN_RE = re.compile(r"1[3-9][0-9]{9}")  # ASCII only: \d takes any script
 MAX_TEXT = 512
 MAX_ID = 128
@@ -53,14 +51,10 @@ class FieldProblemError(Exception):
 
 Parser = Callable[[Any], Any]
 
-# Record times are stored in one form: UTC, RFC 3339 with "Z", microseconds when not zero.
-# msgspec writes that form in C, for a whole batch at once; `canonical_time` writes one.
-TIME_ENCODER = msgspec.json.Encoder()
-
 
 def canonical_time(moment: datetime) -> str:
-    """The stored form of an aware datetime (UTC, "Z")."""
-    return TIME_ENCODER.encode(moment.astimezone(UTC))[1:-1].decode()
+    """The stored form of an aware datetime: UTC, RFC 3339 with "Z", microseconds when not 0."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_timestamp(value: Any) -> str:

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from application.history.validation import BatchValidator
 from domain.history.batch import CHUNK_RECORDS, PlatformBatch
 from domain.history.records import RecordKind, columns_of, parse_timestamp
-from domain.history.validation import BatchValidator
 from tests.history_helpers import VALID, record
 
 

@@ -1,4 +1,5 @@
-"""The permission table in domain/access/permissions.py says what permissions.md says."""
+"""The permission table in domain/access/permissions.py says what the living permissions.md
+(docs/contract/) says, and that table names every operation of the living schema."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from domain.access.permissions import (
     province_scope,
 )
 from domain.shared import PermissionDeniedError
+from tests.contract import load_living
 from tests.permissions_doc import permission_rows
 
 # Every operation the table names (in backticks), to the one permission that guards it.
@@ -42,13 +44,19 @@ OPERATION_PERMISSIONS: dict[str, Permission] = {
     ),
     "freezeMailbox": Permission.FREEZE_MAILBOX,
     "ingestPlatformRecords": Permission.INGEST_RECORDS,
-    **dict.fromkeys(["ticket", "ticketAsOf", "tickets", "Ticket.history"], Permission.TICKET_READ),
+    # Ticket.changes also needs SUBSCRIBER_READ, which grants exactly as TICKET_READ does.
+    **dict.fromkeys(
+        ["ticket", "ticketAsOf", "tickets", "Ticket.history", "Ticket.changes"],
+        Permission.TICKET_READ,
+    ),
     **dict.fromkeys(
         ["saveTicketDraft", "submitTicket", "resubmitTicket", "rateTicket", "discardTicketDraft"],
         Permission.TICKET_FIRST_LINE,
     ),
     **dict.fromkeys(["answerTicket", "updateTicketArchive"], Permission.TICKET_SECOND_LINE),
-    **dict.fromkeys(["announcements", "announcementAsOf"], Permission.ANNOUNCEMENT_READ),
+    **dict.fromkeys(
+        ["announcements", "announcement", "announcementAsOf"], Permission.ANNOUNCEMENT_READ
+    ),
     **dict.fromkeys(
         ["publishAnnouncement", "reviseAnnouncement", "withdrawAnnouncement"],
         Permission.ANNOUNCEMENT_MANAGE,
@@ -73,7 +81,8 @@ OPERATION_PERMISSIONS: dict[str, Permission] = {
         Permission.ACCOUNT_MANAGE,
     ),
     **dict.fromkeys(
-        ["events", "auditTrail", "auditCheckpoints", "projections"], Permission.AUDIT_READ
+        ["events", "auditTrail", "auditCheckpoints", "projections", "streamStateAsOf"],
+        Permission.AUDIT_READ,
     ),
 }
 
@@ -105,6 +114,18 @@ def test_every_documented_operation_is_mapped_to_a_permission() -> None:
     documented = {op for operations, _ in rows for op in operations}
     assert documented - OPERATION_PERMISSIONS.keys() == set()
     assert OPERATION_PERMISSIONS.keys() - documented == set()
+
+
+def test_every_operation_of_the_living_schema_has_a_row() -> None:
+    schema = load_living()
+    roots = [t for t in (schema.query_type, schema.mutation_type, schema.subscription_type) if t]
+    operations = {name for root in roots for name in root.fields}
+    assert operations - OPERATION_PERMISSIONS.keys() == set()
+    assert {
+        "Subscriber.changes",
+        "Ticket.history",
+        "Ticket.changes",
+    } <= OPERATION_PERMISSIONS.keys()
 
 
 def test_every_permission_guards_some_documented_operation() -> None:

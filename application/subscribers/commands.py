@@ -19,6 +19,7 @@ from application.authz import Principal
 from application.ports import Clock, PasswordHasher
 from application.unit_of_work import get_or_none, run_command, save
 from domain.access.permissions import Permission
+from domain.access.provinces import validate_province
 from domain.shared import PermissionDeniedError
 from domain.subscribers.alias_claim import AliasClaim, alias_claim_id_for, claim_alias
 from domain.subscribers.plans import plan_for
@@ -33,7 +34,7 @@ from domain.subscribers.rules import (
     validate_msisdn,
     validate_reason,
 )
-from domain.subscribers.subscriber import Subscriber, subscriber_id_for, validate_province
+from domain.subscribers.subscriber import Subscriber, subscriber_id_for
 from domain.support.citation import check_citation, parse_cited_ticket, ticket_not_found
 from domain.support.ticket import Ticket
 

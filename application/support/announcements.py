@@ -19,9 +19,10 @@ from application.authz import Principal
 from application.ports import Clock, EventLog
 from application.unit_of_work import get_or_none, run_command, save
 from domain.access.permissions import Permission, Role
+from domain.access.provinces import validate_province
 from domain.shared import NotFoundError, PermissionDeniedError
 from domain.support.announcement import Announcement, AnnouncementContent, announcement_status
-from domain.support.values import AnnouncementSeverity, validate_province
+from domain.support.values import AnnouncementSeverity
 
 _READ, _MANAGE = Permission.ANNOUNCEMENT_READ, Permission.ANNOUNCEMENT_MANAGE
 

@@ -19,13 +19,15 @@ from eventsourcing.domain import Aggregate
 from application.authz import Principal
 from application.ports import Clock
 from application.unit_of_work import get_or_none, run_command, save
+from domain.access.provinces import validate_province
+from domain.calendar_days import local_day
 from domain.shared import NotFoundError, ValidationError
 from domain.support.lifecycle import CREATE_PERMISSION, TicketCommand, permission_for
 from domain.support.numbers import TicketNumberSequence, sequence_id
 from domain.support.sla import SlaPolicy
 from domain.support.ticket import Ticket
 from domain.support.ticket_content import KEEP, DraftContent, Keep
-from domain.support.values import TicketCategory, TicketPriority, local_day, validate_province
+from domain.support.values import TicketCategory, TicketPriority
 
 _C = TicketCommand
 

@@ -39,6 +39,10 @@ def bad_input(message: str) -> ApiError:
     return ApiError("BAD_USER_INPUT", message)
 
 
+class ScalarInputError(ValueError):
+    """A custom scalar refused the client's value: BAD_USER_INPUT wherever it is raised."""
+
+
 class Context(BaseContext):
     def __init__(
         self,
@@ -108,7 +112,7 @@ async def mutate(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | list[Us
 
 def _parse_province(value: Any) -> str:
     if not isinstance(value, str) or not is_province(value):
-        raise ValueError(f"unknown province {value!r}: use an ISO 3166-2:CN code without CN-")
+        raise ScalarInputError(f"unknown province {value!r}: use an ISO 3166-2:CN code without CN-")
     return value
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NewType, TypeVar
+from typing import Any, NewType, ParamSpec, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
+from strawberry.types.scalar import ScalarDefinition
 
 from api.blocking import run_blocking
 from application.access.service import UnauthenticatedError
@@ -18,6 +19,7 @@ from domain.shared import DomainError, PermissionDeniedError, ValidationError
 from infra.bootstrap import Container
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class ApiError(GraphQLError):
@@ -37,6 +39,10 @@ def forbidden(message: str = "forbidden") -> ApiError:
 
 def bad_input(message: str) -> ApiError:
     return ApiError("BAD_USER_INPUT", message)
+
+
+class ScalarInputError(ValueError):
+    """A custom scalar refused the client's value: BAD_USER_INPUT wherever it is raised."""
 
 
 class Context(BaseContext):
@@ -63,7 +69,7 @@ def ctx(info: Info[Context, Any]) -> Context:
     return info.context
 
 
-async def invoke(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def invoke(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run blocking application code in a worker thread, mapping auth errors for GraphQL."""
     try:
         return await run_blocking(fn, *args, **kwargs)
@@ -73,7 +79,7 @@ async def invoke(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise unauthenticated(str(exc)) from None
 
 
-async def query(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def query(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Like invoke, for queries: a broken rule in a query is bad input."""
     try:
         return await invoke(fn, *args, **kwargs)
@@ -98,7 +104,7 @@ def user_errors(exc: DomainError) -> list[UserError]:
     return [UserError(code=exc.code, message=exc.message, field=exc.field)]
 
 
-async def mutate(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | list[UserError]:
+async def mutate(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | list[UserError]:
     """Run a command; a broken business rule comes back as userErrors, not an exception."""
     try:
         return await invoke(fn, *args, **kwargs)
@@ -108,14 +114,14 @@ async def mutate(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | list[Us
 
 def _parse_province(value: Any) -> str:
     if not isinstance(value, str) or not is_province(value):
-        raise ValueError(f"unknown province {value!r}: use an ISO 3166-2:CN code without CN-")
+        raise ScalarInputError(f"unknown province {value!r}: use an ISO 3166-2:CN code without CN-")
     return value
 
 
 Province = NewType("Province", str)
 
 # Custom scalars of the contract, registered on the schema config (strawberry's scalar_map).
-SCALARS = {
+SCALARS: dict[object, ScalarDefinition] = {
     Province: strawberry.scalar(
         name="Province",
         description="ISO 3166-2:CN subdivision code without the CN- prefix, e.g. BJ, GD, SH",

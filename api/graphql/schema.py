@@ -19,7 +19,7 @@ from strawberry.types import ExecutionContext
 
 from api.graphql.access import AccessMutation, AccessQuery
 from api.graphql.audit import AuditQuery
-from api.graphql.base import SCALARS, ApiError
+from api.graphql.base import SCALARS, ApiError, ScalarInputError
 from api.graphql.history.fields import HistoryMutation
 from api.graphql.knowledge import KnowledgeMutation, KnowledgeQuery
 from api.graphql.metrics import GraphQLMetrics
@@ -69,7 +69,7 @@ def classify(error: GraphQLError) -> str:
         # Parse, validation and variable-coercion errors: the client sent something malformed.
         # (graphql-core reports a bad variable value with a GraphQLError as the original.)
         return "BAD_USER_INPUT"
-    if isinstance(original, ValueError) and "province" in str(original):
+    if isinstance(original, ScalarInputError):
         return "BAD_USER_INPUT"
     return "INTERNAL_SERVER_ERROR"
 

@@ -11,7 +11,7 @@ from eventsourcing.application import Application
 
 from application.authz import Principal
 from application.ports import Clock, JtiRegistry, PasswordHasher, SsoVerifier, TokenService
-from application.unit_of_work import get_or_none, get_or_raise, retrying, save
+from application.unit_of_work import get_or_none, get_or_raise, run_command, save
 from domain.access.account import (
     ROSTER_ID,
     Account,
@@ -26,7 +26,6 @@ from domain.shared import (
     ChangeMeta,
     DomainError,
     ValidationError,
-    check_expected_version,
 )
 
 
@@ -110,23 +109,21 @@ class AccessService:
         return self._open_session(account.id, now, "PASSWORD", meta)
 
     def _record_failure(self, account_id: UUID, now: datetime, meta: dict[str, Any]) -> None:
-        def attempt() -> None:
-            account: Account = self.store.repository.get(account_id)
+        def act(account: Account) -> None:
             account.login_failed(now, self.lockout.threshold, self.lockout.duration, meta)
             save(self.store, account)
 
-        retrying(attempt, retry=True)
+        run_command(lambda: self._account(account_id), act)
 
     def _open_session(
         self, account_id: UUID, now: datetime, channel: str, meta: dict[str, Any]
     ) -> Session:
-        def attempt() -> Account:
-            account: Account = self.store.repository.get(account_id)
+        def act(account: Account) -> Account:
             account.login_succeeded(at=now, channel=channel, meta=meta)
             save(self.store, account)
             return account
 
-        account: Account = retrying(attempt, retry=True)
+        account = run_command(lambda: self._account(account_id), act)
         token, expires_at = self.tokens.issue(account.id, account.security_stamp)
         return Session(token=token, expires_at=expires_at, account=account)
 
@@ -186,12 +183,11 @@ class AccessService:
             )
         new_hash = self.hasher.hash(new_password)
 
-        def attempt() -> AccountResult:
-            fresh: Account = self.store.repository.get(principal.account_id)
+        def act(fresh: Account) -> AccountResult:
             fresh.change_password(password_hash=new_hash, meta=principal.meta())
             return AccountResult(fresh, save(self.store, fresh))
 
-        return retrying(attempt, retry=True)
+        return run_command(lambda: self._account(principal.account_id), act)
 
     # ------------------------------------------------------------------ administration
     def create_account(
@@ -214,10 +210,10 @@ class AccessService:
         validate_password(initial_password, username, field="initialPassword")
         password_hash = self.hasher.hash(initial_password)
 
-        def attempt() -> AccountResult:
+        def act(existing: Account | None) -> AccountResult:
             # Re-checked on every attempt: a concurrent create of the same username makes our
             # first-version insert conflict, and the retry then sees the winner.
-            if get_or_none(self.store, account_id_for(username)) is not None:
+            if existing is not None:
                 raise UsernameTakenError("this username is taken", field=["username"])
             account = Account.register(
                 username=username,
@@ -234,7 +230,7 @@ class AccessService:
                 pending.append(roster)
             return AccountResult(account, save(self.store, *pending))
 
-        return retrying(attempt, retry=True)
+        return run_command(lambda: get_or_none(self.store, account_id_for(username)), act)
 
     def change_role(
         self,
@@ -246,37 +242,35 @@ class AccessService:
     ) -> AccountResult:
         principal.require(Permission.ACCOUNT_MANAGE)
 
-        def attempt() -> AccountResult:
-            account: Account = get_or_raise(self.store, account_id, "account")
-            check_expected_version(account.version, expected_version)
+        def act(account: Account) -> AccountResult:
             was_admin = account.role is Role.SUPER_ADMIN and account.enabled
             account.change_role(role, province, principal.meta())
             is_admin = account.role is Role.SUPER_ADMIN and account.enabled
             return AccountResult(account, self._save_with_roster(account, was_admin, is_admin))
 
-        return retrying(attempt, retry=expected_version is None)
+        return run_command(
+            lambda: self._account(account_id), act, expected_version=expected_version
+        )
 
     def disable(self, principal: Principal, account_id: UUID, reason: str | None) -> AccountResult:
         principal.require(Permission.ACCOUNT_MANAGE)
 
-        def attempt() -> AccountResult:
-            account: Account = get_or_raise(self.store, account_id, "account")
+        def act(account: Account) -> AccountResult:
             was_admin = account.role is Role.SUPER_ADMIN and account.enabled
             account.disable(reason, principal.meta(reason=reason))
             return AccountResult(account, self._save_with_roster(account, was_admin, False))
 
-        return retrying(attempt, retry=True)
+        return run_command(lambda: self._account(account_id), act)
 
     def enable(self, principal: Principal, account_id: UUID) -> AccountResult:
         principal.require(Permission.ACCOUNT_MANAGE)
 
-        def attempt() -> AccountResult:
-            account: Account = get_or_raise(self.store, account_id, "account")
+        def act(account: Account) -> AccountResult:
             account.enable(principal.meta())
             is_admin = account.role is Role.SUPER_ADMIN
             return AccountResult(account, self._save_with_roster(account, False, is_admin))
 
-        return retrying(attempt, retry=True)
+        return run_command(lambda: self._account(account_id), act)
 
     def reset_password(
         self, principal: Principal, account_id: UUID, new_password: str
@@ -286,12 +280,15 @@ class AccessService:
         validate_password(new_password, account.username, field="newPassword")
         new_hash = self.hasher.hash(new_password)
 
-        def attempt() -> AccountResult:
-            fresh: Account = self.store.repository.get(account_id)
+        def act(fresh: Account) -> AccountResult:
             fresh.reset_password(password_hash=new_hash, meta=principal.meta())
             return AccountResult(fresh, save(self.store, fresh))
 
-        return retrying(attempt, retry=True)
+        return run_command(lambda: self._account(account_id), act)
+
+    def _account(self, account_id: UUID) -> Account:
+        account: Account = get_or_raise(self.store, account_id, "account")
+        return account
 
     def _save_with_roster(self, account: Account, was_admin: bool, is_admin: bool) -> int:
         """Save the account, and the super-admin roster in the same transaction if it moved."""

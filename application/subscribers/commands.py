@@ -1,10 +1,9 @@
 """Subscriber use cases: registration and every proxy setting, each stored as a domain event.
 
-Every command: permission check, input format check, then a load-decide-save attempt that is
-retried on an optimistic-concurrency conflict (bounded). Each attempt checks the caller's
-expectedVersion against the freshly loaded subscriber, so a stale one is VERSION_CONFLICT and
-nothing is stored. An attempt builds and mutates the aggregates itself, because a failed save
-drains their pending events.
+Every command: permission check, input format check, then a load-decide-save attempt run by
+the retry policy of application/unit_of_work.py, which checks the caller's expectedVersion
+against each freshly loaded subscriber. An attempt builds and mutates the aggregates itself,
+because a failed save drains their pending events.
 """
 
 from __future__ import annotations
@@ -18,9 +17,10 @@ from eventsourcing.application import Application
 
 from application.authz import Principal
 from application.ports import Clock, PasswordHasher
-from application.unit_of_work import get_or_none, retrying, save
+from application.unit_of_work import get_or_none, run_command, save
 from domain.access.permissions import Permission
-from domain.shared import PermissionDeniedError, check_expected_version
+from domain.access.provinces import validate_province
+from domain.shared import PermissionDeniedError
 from domain.subscribers.alias_claim import AliasClaim, alias_claim_id_for, claim_alias
 from domain.subscribers.plans import plan_for
 from domain.subscribers.rules import (
@@ -34,7 +34,7 @@ from domain.subscribers.rules import (
     validate_msisdn,
     validate_reason,
 )
-from domain.subscribers.subscriber import Subscriber, subscriber_id_for, validate_province
+from domain.subscribers.subscriber import Subscriber, subscriber_id_for
 from domain.support.citation import check_citation, parse_cited_ticket, ticket_not_found
 from domain.support.ticket import Ticket
 
@@ -112,18 +112,19 @@ class SubscriberService:
         validate_msisdn(msisdn)
         meta = self._meta(principal, context)
 
-        def attempt() -> SubscriberResult:
+        def load() -> Subscriber:
             subscriber = self._load(msisdn)
             principal.require_in_province(permission, subscriber.province)
-            check_expected_version(subscriber.version, context.expected_version)
+            return subscriber
+
+        def act(subscriber: Subscriber) -> SubscriberResult:
             self._check_cited_ticket(principal, meta, msisdn, subscriber.province)
             others = decide(subscriber, meta) or []
             return SubscriberResult(subscriber, save(self.store, subscriber, *others))
 
-        # Retried even with an expectedVersion: every attempt re-checks it against the reloaded
-        # subscriber, so a write that moved it is still VERSION_CONFLICT, while a conflict on
-        # another aggregate (a concurrent claim of the same alias) gets its true answer.
-        return retrying(attempt, retry=True)
+        # A conflict on another aggregate (a concurrent claim of the same alias) is retried
+        # and gets its true answer; one that moved the subscriber is VERSION_CONFLICT.
+        return run_command(load, act, expected_version=context.expected_version)
 
     # ------------------------------------------------------------------ registration
     def register(
@@ -141,11 +142,16 @@ class SubscriberService:
         plan_for(plan_code)
         meta = self._meta(principal, context)
 
-        def attempt() -> SubscriberResult:
+        def load() -> Subscriber | None:
             self._check_cited_ticket(principal, meta, msisdn, province)
             existing: Subscriber | None = get_or_none(self.store, subscriber_id_for(msisdn))
+            if existing is not None:
+                # The old mailbox's province must be ours too: its history stays on the stream.
+                principal.require_in_province(Permission.PROXY_SETTING, existing.province)
+            return existing
+
+        def act(existing: Subscriber | None) -> SubscriberResult:
             if existing is None:
-                check_expected_version(0, context.expected_version)
                 subscriber = Subscriber.register(
                     msisdn=msisdn,
                     province=province,
@@ -154,16 +160,13 @@ class SubscriberService:
                     meta=meta,
                 )
             else:
-                # The old mailbox's province must be ours too: its history stays on the stream.
-                principal.require_in_province(Permission.PROXY_SETTING, existing.province)
-                check_expected_version(existing.version, context.expected_version)
                 existing.reregister(province, plan_code, self.clock.now(), meta)
                 subscriber = existing
             return SubscriberResult(subscriber, save(self.store, subscriber))
 
         # A concurrent first registration makes our version-1 insert conflict; the retry then
         # sees the winner (ALREADY_REGISTERED, or VERSION_CONFLICT against an expectedVersion).
-        return retrying(attempt, retry=True)
+        return run_command(load, act, expected_version=context.expected_version)
 
     def deregister(
         self, principal: Principal, msisdn: str, context: ChangeContext = NO_CONTEXT

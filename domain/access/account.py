@@ -10,7 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.access.permissions import Role
-from domain.access.provinces import is_province
+from domain.access.provinces import validate_province
 from domain.shared import DomainError, NoChangeError, ValidationError, natural_id
 
 USERNAME_RE = re.compile(r"[a-z0-9._-]{3,32}")
@@ -72,10 +72,8 @@ def validate_display_name(display_name: str) -> str:
 
 
 def validate_role_province(role: Role, province: str | None) -> None:
-    if province is not None and not is_province(province):
-        raise ValidationError(
-            f"unknown province {province!r}", code="UNKNOWN_PROVINCE", field=["province"]
-        )
+    if province is not None:
+        validate_province(province)
     if role is Role.PROVINCE_AGENT and province is None:
         raise ValidationError(
             "a PROVINCE_AGENT needs a province", code="PROVINCE_REQUIRED", field=["province"]

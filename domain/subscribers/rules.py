@@ -7,8 +7,9 @@ from enum import StrEnum
 
 from domain.shared import DomainError, ValidationError
 
-# Mainland mobile numbers: 11 digits, prefixes 13x-19x.
+# Mainland mobile numbers: 11 digits, prefixes 13x-19x (ASCII only: \d takes any script).
 MSISDN_RE = re.compile(r"1[3-9][0-9]{9}")
+MSISDN_LENGTH = 11
 ALIAS_RE = re.compile(r"[a-z][a-z0-9._-]*")
 ALIAS_MIN, ALIAS_MAX = 3, 20
 PASSWORD_MIN, PASSWORD_MAX = 6, 16

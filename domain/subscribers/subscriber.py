@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.access.provinces import is_province
+from domain.access.provinces import validate_province
 from domain.shared import NoChangeError, ValidationError, natural_id
 from domain.subscribers.plans import Plan, plan_for
 from domain.subscribers.recording import RecordableEvent
@@ -40,14 +40,6 @@ _DEREGISTERED = MailboxStatus.DEREGISTERED.value
 
 def subscriber_id_for(msisdn: str) -> UUID:
     return natural_id("subscriber", msisdn)
-
-
-def validate_province(province: str) -> str:
-    if not is_province(province):
-        raise ValidationError(
-            f"unknown province {province!r}", code="UNKNOWN_PROVINCE", field=["province"]
-        )
-    return province
 
 
 class Subscriber(Aggregate):

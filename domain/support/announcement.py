@@ -14,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access.provinces import validate_province
 from domain.shared import NoChangeError, ValidationError
 from domain.support.errors import InvalidTransitionError
 from domain.support.ticket_content import actor_id
@@ -24,7 +25,6 @@ from domain.support.values import (
     AnnouncementStatus,
     clean_optional,
     clean_text,
-    validate_province,
 )
 
 MAX_REASON = 500

@@ -14,8 +14,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.calendar_days import local_day
 from domain.shared import natural_id
-from domain.support.values import local_day
 
 
 def format_number(province: str, day: date, sequence: int) -> str:

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access.provinces import validate_province
 from domain.shared import NoChangeError, ValidationError
 from domain.support.lifecycle import (
     CLOCK_RUNS_IN,
@@ -42,7 +43,6 @@ from domain.support.values import (
     clean_optional,
     clean_tags,
     clean_text,
-    validate_province,
 )
 
 _C = TicketCommand

@@ -23,15 +23,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, MutableMapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from domain.access.permissions import Role
+from domain.calendar_days import local_day
 from domain.subscribers.subscriber import Subscriber
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 _S: Any = Subscriber
 OPERATIONS: dict[str, str] = {
@@ -65,11 +63,6 @@ STAFF_ROLES = frozenset(
 )
 
 ProxyKey = tuple[date, str, str, str]  # day, province, operation, operator
-
-
-def shanghai_day(moment: datetime) -> date:
-    """The Asia/Shanghai calendar day of an instant."""
-    return moment.astimezone(SHANGHAI).date()
 
 
 def staff_operator(meta: Any) -> str | None:
@@ -123,5 +116,5 @@ def fold_proxy(
         province = provinces.get(e.originator_id)
         if operator is None or province is None:
             continue
-        counts[(shanghai_day(e.timestamp), province, operation, operator)] += 1
+        counts[(local_day(e.timestamp), province, operation, operator)] += 1
     return registered

@@ -15,6 +15,7 @@ from uuid import UUID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.calendar_days import local_day
 from domain.subscribers.recording import recorded_at
 from domain.subscribers.subscriber import Subscriber
 from domain.support.sla import SlaPolicy
@@ -22,7 +23,7 @@ from domain.support.ticket import Ticket
 from domain.support.ticket_content import DraftContent
 from domain.support.values import TicketCategory, TicketPriority
 from projections.statistics.projection import StatisticsProjection
-from projections.statistics.proxy import PROXY_TOPICS, fold_proxy, provinces_needed, shanghai_day
+from projections.statistics.proxy import PROXY_TOPICS, fold_proxy, provinces_needed
 from projections.statistics.tickets import TICKET_TOPICS, AnswerTime, TicketStat, fold_tickets
 from tests.statistics_helpers import World, meta_of, oracle, steps
 
@@ -163,7 +164,7 @@ def test_a_ticket_moves_between_statuses_and_each_answer_is_timed_in_business_mi
     counts: Counter[Any] = Counter()
     answers: list[AnswerTime] = []
     fold_tickets(events, tickets, counts, answers)
-    day = shanghai_day(monday_10)
+    day = local_day(monday_10)
     assert +counts == {(day, "GD", "COMPLAINT", "CLOSED"): 1}
     assert [(a.seq, a.seconds) for a in answers] == [(1, 90 * 60), (2, 120 * 60)]
     assert tickets[t.id].due_at is None

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -22,7 +22,7 @@ from eventsourcing.persistence import IntegrityError
 from application.authz import Principal
 from application.ports import Clock
 from application.unit_of_work import get_or_none, save
-from domain.shared import NotFoundError, ValidationError, VersionConflictError
+from domain.shared import ChangeMeta, NotFoundError, ValidationError, VersionConflictError
 from domain.shared import check_expected_version as check_version
 from domain.support.lifecycle import CREATE_PERMISSION, TicketCommand, permission_for
 from domain.support.numbers import TicketNumberSequence, sequence_id
@@ -138,7 +138,7 @@ class TicketService:
     def submit(
         self, principal: Principal, ticket_id: UUID, expected_version: int | None = None
     ) -> TicketResult:
-        def act(ticket: Ticket, now: datetime, meta: dict[str, Any]) -> list[Aggregate]:
+        def act(ticket: Ticket, now: datetime, meta: ChangeMeta) -> list[Aggregate]:
             sequences: list[Aggregate] = []
 
             def allocate() -> str:
@@ -235,7 +235,7 @@ class TicketService:
         ticket_id: UUID,
         command: TicketCommand,
         expected_version: int | None,
-        act: Callable[[Ticket, datetime, dict[str, Any]], list[Aggregate] | None],
+        act: Callable[[Ticket, datetime, ChangeMeta], list[Aggregate] | None],
         province: str | None = None,
     ) -> TicketResult:
         """Check the permission, then load, check province and version, act, save (retried)."""

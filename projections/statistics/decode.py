@@ -4,7 +4,8 @@ A rebuild replays the whole core store, and decoding every event through eventso
 mapper (its JSON transcoder calls a Python hook for every object in the document, then builds
 the event object) costs more than everything the statistics then do with it. The statistics
 need a handful of fields, so this reads them from the stored JSON directly, into a small
-object with the same attribute names as the domain event, which the folds use unchanged.
+object with the same attribute names and values as the domain event (the stored `meta` object
+becomes the ChangeMeta the mapper makes), which the folds use unchanged.
 
 It reads exactly what eventsourcing's JSONTranscoder wrote (datetimes as
 {"_type_": "datetime_iso", "_data_": ...}, the rest as plain JSON) and falls back to the
@@ -29,6 +30,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
+from domain.shared import ChangeMeta
+from projections.runtime.codec import EventMapper
 from projections.statistics.proxy import PROXY_TOPICS
 from projections.statistics.tickets import TICKET_TOPICS
 
@@ -43,7 +46,7 @@ def default_mapper() -> Mapper[Any]:
     transcoder.register(UUIDAsHex())
     transcoder.register(DecimalAsStr())
     transcoder.register(DatetimeAsISO())
-    return Mapper(transcoder=transcoder)
+    return EventMapper(transcoder=transcoder)
 
 
 class Fact:
@@ -69,7 +72,7 @@ class Fact:
         self.at: datetime | None = None
         self.category: str | None = None
         self.due_at: datetime | None = None
-        self.meta: dict[str, Any] | None = None
+        self.meta: ChangeMeta | None = None
         self.province: str | None = None
         self.sla_used_seconds: int | None = None
         self.timestamp: datetime | None = None
@@ -130,9 +133,10 @@ class StatisticsDecoder:
             else:
                 fact.timestamp = _datetime(data["timestamp"])
                 meta = data.get("meta")
-                if meta is not None and type(meta) is not dict:
-                    raise _ShapeError
-                fact.meta = meta
+                if meta is not None:
+                    if type(meta) is not dict:
+                        raise _ShapeError
+                    fact.meta = ChangeMeta.from_dict(meta)
             return fact
         except (_ShapeError, KeyError, ValueError, TypeError, UnicodeDecodeError):
             return self.mapper.to_domain_event(stored)

@@ -29,6 +29,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from domain.access.permissions import Role
+from domain.shared import ChangeMeta
 from domain.subscribers.subscriber import Subscriber
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -72,12 +73,10 @@ def shanghai_day(moment: datetime) -> date:
     return moment.astimezone(SHANGHAI).date()
 
 
-def staff_operator(meta: Any) -> str | None:
+def staff_operator(meta: ChangeMeta | None) -> str | None:
     """The acting username when a staff role acted, else None."""
-    actor = (meta or {}).get("actor") or {}
-    if actor.get("role") in STAFF_ROLES:
-        username = actor.get("username")
-        return str(username) if username else None
+    if meta is not None and meta.actor.role in STAFF_ROLES:
+        return meta.actor.username or None
     return None
 
 

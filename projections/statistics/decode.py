@@ -30,11 +30,12 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
-from domain.shared import ChangeMeta
+from domain.shared import Actor, ChangeMeta
 from projections.runtime.codec import EventMapper
 from projections.statistics.proxy import PROXY_TOPICS
 from projections.statistics.tickets import TICKET_TOPICS
 
+_ACTORS_KEPT = 10_000  # actors a decoder remembers: one per account and role or province held
 # The C scanner without json.loads' whitespace handling around it (a stored state is compact).
 _scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
@@ -102,6 +103,7 @@ class StatisticsDecoder:
     def __init__(self, mapper: Mapper[Any] | None = None) -> None:
         self.mapper = mapper or default_mapper()
         self._fast: dict[str, bool] = {}
+        self._actors: dict[Any, Actor] = {}
 
     def _fast_topic(self, topic: str) -> bool:
         fast = self._fast.get(topic)
@@ -110,6 +112,19 @@ class StatisticsDecoder:
             fast = getattr(cls, "class_version", 1) == 1 and topic in PROXY_TOPICS | TICKET_TOPICS
             self._fast[topic] = fast
         return fast
+
+    def _meta(self, meta: dict[str, Any]) -> ChangeMeta:
+        """ChangeMeta.from_dict, with each actor made once (a few people make most changes)."""
+        stored = meta.get("actor")
+        key = tuple(stored.items()) if type(stored) is dict else stored
+        actor = self._actors.get(key)
+        if actor is None:
+            if len(self._actors) >= _ACTORS_KEPT:
+                self._actors.clear()
+            actor = self._actors[key] = ChangeMeta.from_dict(meta).actor
+        return ChangeMeta(
+            actor, meta.get("correlation_id"), meta.get("reason"), meta.get("ticket_id")
+        )
 
     def __call__(self, stored: StoredEvent) -> Any:
         topic = stored.topic
@@ -136,7 +151,7 @@ class StatisticsDecoder:
                 if meta is not None:
                     if type(meta) is not dict:
                         raise _ShapeError
-                    fact.meta = ChangeMeta.from_dict(meta)
+                    fact.meta = self._meta(meta)
             return fact
         except (_ShapeError, KeyError, ValueError, TypeError, UnicodeDecodeError):
             return self.mapper.to_domain_event(stored)

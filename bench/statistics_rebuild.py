@@ -44,7 +44,7 @@ from subscribers_generate import bench_container, drop_database, fresh_database
 from domain.access.account import Account
 from domain.access.permissions import Role
 from domain.access.provinces import PROVINCES
-from domain.shared import DomainError
+from domain.shared import SYSTEM_ACTOR, Actor, ChangeMeta, DomainError
 from domain.subscribers.alias_claim import claim_alias
 from domain.subscribers.recording import recorded_at
 from domain.subscribers.rules import NotificationMode, SmsBlacklistLevel
@@ -65,18 +65,9 @@ PLANS = ("FREE", "PLUS_5", "VIP_20")
 POLICY = SlaPolicy()
 
 
-def _meta(account: Account) -> dict[str, Any]:
-    return {
-        "actor": {
-            "account_id": str(account.id),
-            "username": account.username,
-            "role": account.role.value,
-            "province": account.province,
-        },
-        "correlation_id": f"bench-{random.getrandbits(64):016x}",
-        "reason": None,
-        "ticket_id": None,
-    }
+def _meta(account: Account) -> ChangeMeta:
+    actor = Actor(str(account.id), account.username, account.role.value, account.province)
+    return ChangeMeta(actor, correlation_id=f"bench-{random.getrandbits(64):016x}")
 
 
 class History:
@@ -89,8 +80,7 @@ class History:
         self.mean_gap = span.total_seconds() / events
         self.accounts: list[Account] = []
         self.agents: dict[str, list[Account]] = {}
-        system = {"actor": {"account_id": "", "username": "system", "role": "SYSTEM",
-                            "province": None}, "correlation_id": None}  # fmt: skip
+        system = ChangeMeta(SYSTEM_ACTOR)
         self.pending: list[Any] = []
         for province in PROVINCE_CODES:
             for n in range(2):
@@ -104,7 +94,7 @@ class History:
         self.serial = 0
 
     def _account(
-        self, username: str, role: Role, province: str | None, meta: dict[str, Any]
+        self, username: str, role: Role, province: str | None, meta: ChangeMeta
     ) -> Account:
         account = Account.register(
             username=username,

@@ -20,7 +20,7 @@ from application.authz import Principal
 from application.ports import PasswordHasher
 from application.unit_of_work import get_or_none, save
 from domain.access.provinces import PROVINCES
-from domain.shared import DomainError
+from domain.shared import ChangeMeta, DomainError
 from domain.subscribers.alias_claim import AliasClaim, alias_claim_id_for, claim_alias
 from domain.subscribers.plans import PLANS
 from domain.subscribers.recording import recorded_at
@@ -77,7 +77,7 @@ class _Generation:
     claims: dict[str, AliasClaim] = field(default_factory=dict)
     subscribers: dict[str, Subscriber] = field(default_factory=dict)
 
-    def meta(self, principal: Principal) -> dict[str, Any]:
+    def meta(self, principal: Principal) -> ChangeMeta:
         # No ticket is cited here: a cited ticket must exist (domain/support/citation.py); the
         # demo's changes that answer real demo tickets come with the support desk.
         return principal.meta(reason=self.rng.choice(REASONS))
@@ -135,7 +135,7 @@ class _Generation:
             return [s, *self.release(released, s, meta)]
         return [s]
 
-    def set_alias(self, s: Subscriber, meta: dict[str, Any]) -> list[Any]:
+    def set_alias(self, s: Subscriber, meta: ChangeMeta) -> list[Any]:
         rng = self.rng
         alias: str | None
         if s.alias is not None and rng.random() < 0.3:
@@ -158,7 +158,7 @@ class _Generation:
             touched.append(claim)
         return touched
 
-    def release(self, alias: str | None, s: Subscriber, meta: dict[str, Any]) -> list[Any]:
+    def release(self, alias: str | None, s: Subscriber, meta: ChangeMeta) -> list[Any]:
         claim = self.claim(alias) if alias else None
         if claim is None:
             return []

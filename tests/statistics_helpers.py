@@ -17,7 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from domain.shared import DomainError
+from domain.shared import Actor, ChangeMeta, DomainError
 from domain.subscribers.recording import recorded_at
 from domain.subscribers.rules import NotificationMode, SmsBlacklistLevel
 from domain.subscribers.subscriber import Subscriber
@@ -79,19 +79,11 @@ PROXY_DIMENSIONS = ("DAY", "PROVINCE", "OPERATION", "OPERATOR")
 TICKET_DIMENSIONS = ("DAY", "PROVINCE", "CATEGORY", "STATUS")
 
 
-def meta_of(actor: tuple[str, str, str | None]) -> dict[str, Any]:
+def meta_of(actor: tuple[str, str, str | None]) -> ChangeMeta:
     username, role, province = actor
-    return {
-        "actor": {
-            "account_id": f"id-{username}",
-            "username": username,
-            "role": role,
-            "province": province,
-        },
-        "correlation_id": None,
-        "reason": None,
-        "ticket_id": None,
-    }
+    return ChangeMeta(
+        Actor(account_id=f"id-{username}", username=username, role=role, province=province)
+    )
 
 
 def steps(max_size: int = 40) -> st.SearchStrategy[list[tuple[Any, ...]]]:
@@ -142,7 +134,7 @@ class World:
         except DomainError:
             return []
 
-    def _subscriber(self, msisdn: str, op: str, choice: int, meta: dict[str, Any]) -> list[Any]:
+    def _subscriber(self, msisdn: str, op: str, choice: int, meta: ChangeMeta) -> list[Any]:
         s = self.subscribers.get(msisdn)
         province = PROVINCES[choice % len(PROVINCES)]
         if s is None:  # whatever the step says: the number gets its mailbox first
@@ -177,7 +169,7 @@ class World:
         self.issued += 1
         return f"T-{self.issued:06d}"
 
-    def _ticket(self, target: int, op: str, choice: int, meta: dict[str, Any]) -> list[Any]:
+    def _ticket(self, target: int, op: str, choice: int, meta: ChangeMeta) -> list[Any]:
         at, cal = self.now, self.policy.calendar
         if op == "draft":
             content = DraftContent.clean(
@@ -250,9 +242,9 @@ def oracle(events: Iterable[Any], policy: SlaPolicy) -> Oracle:
         if cls.startswith("Subscriber."):
             s = subscribers[e.originator_id] = e.mutate(subscribers.get(e.originator_id))
             name = ORACLE_OPERATIONS.get(cls.split(".", 1)[1])
-            actor = e.meta["actor"]
-            if name and actor["role"] in ORACLE_STAFF:
-                proxy[(_day(e.timestamp), s.province, name, actor["username"])] += 1
+            actor = e.meta.actor
+            if name and actor.role in ORACLE_STAFF:
+                proxy[(_day(e.timestamp), s.province, name, actor.username)] += 1
         elif cls.startswith("Ticket."):
             tickets[e.originator_id] = e.mutate(tickets.get(e.originator_id))
     counts: Counter[tuple[Any, ...]] = Counter()

@@ -9,11 +9,13 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import Mapper
 
 from application.authz import Principal
 from application.subscribers.commands import SubscriberService
 from domain.access.permissions import Role
 from domain.subscribers.subscriber import Subscriber
+from projections.runtime.codec import EventMapper
 
 MEMORY_ENV = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
@@ -26,6 +28,9 @@ class MemoryCore(Application[UUID]):
 
     name = "core"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Subscriber: 3}
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=EventMapper)
 
 
 class FakeHasher:

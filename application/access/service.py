@@ -108,7 +108,7 @@ class AccessService:
             raise InvalidCredentialsError("invalid username or password")
         return self._open_session(account.id, now, "PASSWORD", meta)
 
-    def _record_failure(self, account_id: UUID, now: datetime, meta: dict[str, Any]) -> None:
+    def _record_failure(self, account_id: UUID, now: datetime, meta: ChangeMeta) -> None:
         def act(account: Account) -> None:
             account.login_failed(now, self.lockout.threshold, self.lockout.duration, meta)
             save(self.store, account)
@@ -116,7 +116,7 @@ class AccessService:
         run_command(lambda: self._account(account_id), act)
 
     def _open_session(
-        self, account_id: UUID, now: datetime, channel: str, meta: dict[str, Any]
+        self, account_id: UUID, now: datetime, channel: str, meta: ChangeMeta
     ) -> Session:
         def act(account: Account) -> Account:
             account.login_succeeded(at=now, channel=channel, meta=meta)
@@ -156,7 +156,7 @@ class AccessService:
         return principal_of(account, correlation_id)
 
     @staticmethod
-    def _self_meta(account: Account, correlation_id: str | None) -> dict[str, Any]:
+    def _self_meta(account: Account, correlation_id: str | None) -> ChangeMeta:
         return principal_of(account, correlation_id).meta()
 
     # ------------------------------------------------------------------ own account
@@ -205,7 +205,7 @@ class AccessService:
             principal.require(Permission.ACCOUNT_MANAGE)
             meta = principal.meta()
         else:
-            meta = ChangeMeta(actor=SYSTEM_ACTOR, reason="operator CLI").as_dict()
+            meta = ChangeMeta(actor=SYSTEM_ACTOR, reason="operator CLI")
         validate_username(username)
         validate_password(initial_password, username, field="initialPassword")
         password_hash = self.hasher.hash(initial_password)

@@ -20,7 +20,7 @@ from application.ports import Clock, PasswordHasher
 from application.unit_of_work import get_or_none, run_command, save
 from domain.access.permissions import Permission
 from domain.access.provinces import validate_province
-from domain.shared import PermissionDeniedError
+from domain.shared import ChangeMeta, PermissionDeniedError
 from domain.subscribers.alias_claim import AliasClaim, alias_claim_id_for, claim_alias
 from domain.subscribers.plans import plan_for
 from domain.subscribers.rules import (
@@ -58,7 +58,7 @@ class SubscriberResult:
 
 
 # A decision on a loaded subscriber: mutate it, and return any other aggregates to save with it.
-Decision = Callable[[Subscriber, dict[str, Any]], list[Any] | None]
+Decision = Callable[[Subscriber, ChangeMeta], list[Any] | None]
 
 
 class SubscriberService:
@@ -71,18 +71,18 @@ class SubscriberService:
 
     # ------------------------------------------------------------------ plumbing
     @staticmethod
-    def _meta(principal: Principal, context: ChangeContext) -> dict[str, Any]:
+    def _meta(principal: Principal, context: ChangeContext) -> ChangeMeta:
         reason = validate_reason(context.reason, ["context", "reason"], MAX_REASON)
         ticket_id = parse_cited_ticket(context.ticket_id)
         return principal.meta(reason=reason, ticket_id=str(ticket_id) if ticket_id else None)
 
     def _check_cited_ticket(
-        self, principal: Principal, meta: dict[str, Any], msisdn: str, province: str
+        self, principal: Principal, meta: ChangeMeta, msisdn: str, province: str
     ) -> None:
         """The ticket the change cites exists, is one the caller may read, and is about this
         mailbox (or, naming none, of its province); a ticket the caller may not read is
         TICKET_NOT_FOUND, as if it did not exist."""
-        cited = meta.get("ticket_id")
+        cited = meta.ticket_id
         if cited is None:
             return
         ticket = get_or_none(self.store, UUID(cited))
@@ -171,7 +171,7 @@ class SubscriberService:
     def deregister(
         self, principal: Principal, msisdn: str, context: ChangeContext = NO_CONTEXT
     ) -> SubscriberResult:
-        def decide(subscriber: Subscriber, meta: dict[str, Any]) -> list[Any]:
+        def decide(subscriber: Subscriber, meta: ChangeMeta) -> list[Any]:
             released = subscriber.alias
             subscriber.deregister(self.clock.now(), meta)
             return self._release(released, subscriber, meta)
@@ -262,7 +262,7 @@ class SubscriberService:
         if alias is not None:
             validate_alias(alias)
 
-        def decide(subscriber: Subscriber, meta: dict[str, Any]) -> list[Any]:
+        def decide(subscriber: Subscriber, meta: ChangeMeta) -> list[Any]:
             previous = subscriber.alias
             subscriber.set_alias(alias, meta)
             changed: list[Any] = self._release(previous, subscriber, meta)
@@ -273,9 +273,7 @@ class SubscriberService:
 
         return self._change(principal, msisdn, context, decide)
 
-    def _release(
-        self, alias: str | None, subscriber: Subscriber, meta: dict[str, Any]
-    ) -> list[Any]:
+    def _release(self, alias: str | None, subscriber: Subscriber, meta: ChangeMeta) -> list[Any]:
         if alias is None:
             return []
         claim: AliasClaim | None = get_or_none(self.store, alias_claim_id_for(alias))

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -21,7 +20,7 @@ from application.ports import Clock
 from application.unit_of_work import get_or_none, run_command, save
 from domain.access.provinces import validate_province
 from domain.calendar_days import local_day
-from domain.shared import NotFoundError, ValidationError
+from domain.shared import ChangeMeta, NotFoundError, ValidationError
 from domain.support.lifecycle import CREATE_PERMISSION, TicketCommand, permission_for
 from domain.support.numbers import TicketNumberSequence, sequence_id
 from domain.support.sla import SlaPolicy
@@ -117,7 +116,7 @@ class TicketService:
     def submit(
         self, principal: Principal, ticket_id: UUID, expected_version: int | None = None
     ) -> TicketResult:
-        def act(ticket: Ticket, now: datetime, meta: dict[str, Any]) -> list[Aggregate]:
+        def act(ticket: Ticket, now: datetime, meta: ChangeMeta) -> list[Aggregate]:
             sequences: list[Aggregate] = []
 
             def allocate() -> str:
@@ -214,7 +213,7 @@ class TicketService:
         ticket_id: UUID,
         command: TicketCommand,
         expected_version: int | None,
-        act: Callable[[Ticket, datetime, dict[str, Any]], list[Aggregate] | None],
+        act: Callable[[Ticket, datetime, ChangeMeta], list[Aggregate] | None],
         province: str | None = None,
     ) -> TicketResult:
         """Check the permission, then load, check province and version, act, save (retried)."""

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.access.permissions import Role
 from domain.access.provinces import validate_province
-from domain.shared import DomainError, NoChangeError, ValidationError, natural_id
+from domain.shared import ChangeMeta, DomainError, NoChangeError, ValidationError, natural_id
 
 USERNAME_RE = re.compile(r"[a-z0-9._-]{3,32}")
 MIN_PASSWORD_LENGTH = 10
@@ -110,7 +109,7 @@ class Account(Aggregate):
         role: str,
         province: str | None,
         password_hash: str,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.username = username
         self.display_name = display_name
@@ -134,7 +133,7 @@ class Account(Aggregate):
         role: Role,
         province: str | None,
         password_hash: str,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> Account:
         validate_username(username)
         name = validate_display_name(display_name)
@@ -149,7 +148,7 @@ class Account(Aggregate):
         )
 
     # ------------------------------------------------------------------ role
-    def change_role(self, role: Role, province: str | None, meta: dict[str, Any]) -> None:
+    def change_role(self, role: Role, province: str | None, meta: ChangeMeta) -> None:
         validate_role_province(role, province)
         if role is self.role and province == self.province:
             raise NoChangeError("the account already has this role and province")
@@ -168,31 +167,31 @@ class Account(Aggregate):
         province: str | None,
         previous_role: str,
         previous_province: str | None,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.role = Role(role)
         self.province = province
         self.security_stamp += 1
 
     # ------------------------------------------------------------------ standing
-    def disable(self, reason: str | None, meta: dict[str, Any]) -> None:
+    def disable(self, reason: str | None, meta: ChangeMeta) -> None:
         if not self.enabled:
             raise NoChangeError("the account is already disabled")
         self._disabled(reason=reason, meta=meta)
 
     @event("AccountDisabled", topic="spoa.access:Account.AccountDisabled")
-    def _disabled(self, reason: str | None, meta: dict[str, Any]) -> None:
+    def _disabled(self, reason: str | None, meta: ChangeMeta) -> None:
         self.enabled = False
         self.disabled_reason = reason
         self.security_stamp += 1
 
-    def enable(self, meta: dict[str, Any]) -> None:
+    def enable(self, meta: ChangeMeta) -> None:
         if self.enabled:
             raise NoChangeError("the account is already enabled")
         self._enabled(meta=meta)
 
     @event("AccountEnabled", topic="spoa.access:Account.AccountEnabled")
-    def _enabled(self, meta: dict[str, Any]) -> None:
+    def _enabled(self, meta: ChangeMeta) -> None:
         self.enabled = True
         self.disabled_reason = None
         self.failed_logins = 0
@@ -200,13 +199,13 @@ class Account(Aggregate):
 
     # ------------------------------------------------------------------ credentials
     @event("PasswordChanged", topic="spoa.access:Account.PasswordChanged")
-    def change_password(self, password_hash: str, meta: dict[str, Any]) -> None:
+    def change_password(self, password_hash: str, meta: ChangeMeta) -> None:
         """The holder changed their own password."""
         self.password_hash = password_hash
         self.security_stamp += 1
 
     @event("PasswordReset", topic="spoa.access:Account.PasswordReset")
-    def reset_password(self, password_hash: str, meta: dict[str, Any]) -> None:
+    def reset_password(self, password_hash: str, meta: ChangeMeta) -> None:
         """An administrator set a new password; failed-login lock-out is lifted."""
         self.password_hash = password_hash
         self.failed_logins = 0
@@ -217,13 +216,13 @@ class Account(Aggregate):
         return self.locked_until is not None and now < self.locked_until
 
     @event("LoginSucceeded", topic="spoa.access:Account.LoginSucceeded")
-    def login_succeeded(self, at: datetime, channel: str, meta: dict[str, Any]) -> None:
+    def login_succeeded(self, at: datetime, channel: str, meta: ChangeMeta) -> None:
         self.last_login_at = at
         self.failed_logins = 0
         self.locked_until = None
 
     def login_failed(
-        self, at: datetime, threshold: int, lockout: timedelta, meta: dict[str, Any]
+        self, at: datetime, threshold: int, lockout: timedelta, meta: ChangeMeta
     ) -> None:
         failures = self.failed_logins + 1
         locked_until = at + lockout if failures >= threshold else None
@@ -231,7 +230,7 @@ class Account(Aggregate):
 
     @event("LoginFailed", topic="spoa.access:Account.LoginFailed")
     def _login_failed(
-        self, at: datetime, failures: int, locked_until: datetime | None, meta: dict[str, Any]
+        self, at: datetime, failures: int, locked_until: datetime | None, meta: ChangeMeta
     ) -> None:
         # A lock-out starts a fresh count, so the next lock-out needs another full run.
         self.failed_logins = 0 if locked_until is not None else failures

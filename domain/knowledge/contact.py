@@ -10,7 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.knowledge.text_rules import clean_block, clean_line, clean_optional
-from domain.shared import DomainError, NoChangeError, ValidationError
+from domain.shared import ChangeMeta, DomainError, NoChangeError, ValidationError
 
 MAX_NAME = 64
 MAX_TITLE = 64
@@ -96,7 +96,7 @@ class SupportContact(Aggregate):
         email: str | None,
         hours: str | None,
         notes: str | None,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self._set(name, title, phone, email, hours, notes)
         self.removed = False
@@ -119,7 +119,7 @@ class SupportContact(Aggregate):
 
     @classmethod
     def add(
-        cls, details: ContactDetails, meta: dict[str, Any], contact_id: UUID | None = None
+        cls, details: ContactDetails, meta: ChangeMeta, contact_id: UUID | None = None
     ) -> SupportContact:
         """A new contact; `contact_id` only for stable demo data, otherwise a random id."""
         fields: dict[str, Any] = {**details.as_dict(), "meta": meta}
@@ -134,7 +134,7 @@ class SupportContact(Aggregate):
     def details(self) -> ContactDetails:
         return ContactDetails(self.name, self.title, self.phone, self.email, self.hours, self.notes)
 
-    def update(self, details: ContactDetails, meta: dict[str, Any]) -> None:
+    def update(self, details: ContactDetails, meta: ChangeMeta) -> None:
         if self.removed:
             raise SupportContactRemovedError("this contact was removed")
         if details == self.details:
@@ -158,15 +158,15 @@ class SupportContact(Aggregate):
         email: str | None,
         hours: str | None,
         notes: str | None,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self._set(name, title, phone, email, hours, notes)
 
-    def remove(self, meta: dict[str, Any]) -> None:
+    def remove(self, meta: ChangeMeta) -> None:
         if self.removed:
             raise SupportContactRemovedError("this contact was removed already")
         self._removed(meta=meta)
 
     @event("SupportContactRemoved", topic="spoa.knowledge:SupportContact.SupportContactRemoved")
-    def _removed(self, meta: dict[str, Any]) -> None:
+    def _removed(self, meta: ChangeMeta) -> None:
         self.removed = True

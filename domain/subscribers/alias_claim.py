@@ -6,12 +6,11 @@ at once both try to write the same stream and optimistic concurrency lets only o
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import natural_id
+from domain.shared import ChangeMeta, natural_id
 from domain.subscribers.recording import RecordableEvent
 from domain.subscribers.rules import AliasTakenError
 
@@ -31,12 +30,12 @@ class AliasClaim(Aggregate):
         return alias_claim_id_for(alias)
 
     @event("AliasClaimed", topic="spoa.subscribers:AliasClaim.AliasClaimed")
-    def __init__(self, alias: str, holder_id: str, holder_msisdn: str, meta: dict[str, Any]):
+    def __init__(self, alias: str, holder_id: str, holder_msisdn: str, meta: ChangeMeta):
         self.alias = alias
         self.holder_id: str | None = holder_id
         self.holder_msisdn: str | None = holder_msisdn
 
-    def claim(self, holder_id: UUID, holder_msisdn: str, meta: dict[str, Any]) -> None:
+    def claim(self, holder_id: UUID, holder_msisdn: str, meta: ChangeMeta) -> None:
         if self.holder_id == str(holder_id):
             return
         if self.holder_id is not None:
@@ -44,11 +43,11 @@ class AliasClaim(Aggregate):
         self._reclaimed(holder_id=str(holder_id), holder_msisdn=holder_msisdn, meta=meta)
 
     @event("AliasReclaimed", topic="spoa.subscribers:AliasClaim.AliasReclaimed")
-    def _reclaimed(self, holder_id: str, holder_msisdn: str, meta: dict[str, Any]) -> None:
+    def _reclaimed(self, holder_id: str, holder_msisdn: str, meta: ChangeMeta) -> None:
         self.holder_id = holder_id
         self.holder_msisdn = holder_msisdn
 
-    def release(self, holder_id: UUID, meta: dict[str, Any]) -> None:
+    def release(self, holder_id: UUID, meta: ChangeMeta) -> None:
         """Free the alias; a no-op unless `holder_id` holds it."""
         if self.holder_id != str(holder_id):
             return
@@ -61,7 +60,7 @@ class AliasClaim(Aggregate):
         self,
         previous_holder_id: str | None,
         previous_holder_msisdn: str | None,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.holder_id = None
         self.holder_msisdn = None
@@ -76,7 +75,7 @@ def claim_alias(
     alias: str,
     holder_id: UUID,
     holder_msisdn: str,
-    meta: dict[str, Any],
+    meta: ChangeMeta,
 ) -> AliasClaim:
     """The claim after `holder_id` took `alias`: a new claim, or the existing one re-taken."""
     if existing is None:

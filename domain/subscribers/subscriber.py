@@ -9,13 +9,12 @@ registering a deregistered number opens a fresh mailbox on the same stream, afte
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.access.provinces import validate_province
-from domain.shared import NoChangeError, ValidationError, natural_id
+from domain.shared import ChangeMeta, NoChangeError, ValidationError, natural_id
 from domain.subscribers.plans import Plan, plan_for
 from domain.subscribers.recording import RecordableEvent
 from domain.subscribers.rules import (
@@ -60,7 +59,7 @@ class Subscriber(Aggregate):
     # ------------------------------------------------------------------ lifecycle
     @event("MailboxRegistered", topic="spoa.subscribers:Subscriber.MailboxRegistered")
     def __init__(
-        self, msisdn: str, province: str, plan_code: str, at: datetime, meta: dict[str, Any]
+        self, msisdn: str, province: str, plan_code: str, at: datetime, meta: ChangeMeta
     ) -> None:
         self.msisdn = msisdn
         self.registrations = 0
@@ -90,14 +89,14 @@ class Subscriber(Aggregate):
 
     @classmethod
     def register(
-        cls, *, msisdn: str, province: str, plan_code: str, at: datetime, meta: dict[str, Any]
+        cls, *, msisdn: str, province: str, plan_code: str, at: datetime, meta: ChangeMeta
     ) -> Subscriber:
         validate_msisdn(msisdn)
         validate_province(province)
         plan_for(plan_code)
         return cls(msisdn=msisdn, province=province, plan_code=plan_code, at=at, meta=meta)
 
-    def reregister(self, province: str, plan_code: str, at: datetime, meta: dict[str, Any]) -> None:
+    def reregister(self, province: str, plan_code: str, at: datetime, meta: ChangeMeta) -> None:
         """Open a fresh mailbox on a deregistered number; the old history stays."""
         validate_province(province)
         plan_for(plan_code)
@@ -124,19 +123,19 @@ class Subscriber(Aggregate):
         previous_plan_code: str,
         previous_deregistered_at: datetime | None,
         at: datetime,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.deregistered_at = None
         self._open(province, plan_code, at)
 
-    def deregister(self, at: datetime, meta: dict[str, Any]) -> None:
+    def deregister(self, at: datetime, meta: ChangeMeta) -> None:
         """Close the mailbox (allowed when frozen too); its alias is released."""
         self._guard(frozen_ok=True)
         self._deregistered(previous_status=self.status, released_alias=self.alias, at=at, meta=meta)
 
     @event("MailboxDeregistered", topic="spoa.subscribers:Subscriber.MailboxDeregistered")
     def _deregistered(
-        self, previous_status: str, released_alias: str | None, at: datetime, meta: dict[str, Any]
+        self, previous_status: str, released_alias: str | None, at: datetime, meta: ChangeMeta
     ) -> None:
         self.status = _DEREGISTERED
         self.deregistered_at = at
@@ -161,7 +160,7 @@ class Subscriber(Aggregate):
         return NoChangeError(f"{what} already has this value")
 
     # ------------------------------------------------------------------ plan
-    def change_plan(self, plan_code: str, meta: dict[str, Any]) -> None:
+    def change_plan(self, plan_code: str, meta: ChangeMeta) -> None:
         plan_for(plan_code)
         self._guard()
         if plan_code == self.plan_code:
@@ -169,7 +168,7 @@ class Subscriber(Aggregate):
         self._plan_changed(previous_plan_code=self.plan_code, plan_code=plan_code, meta=meta)
 
     @event("PlanChanged", topic="spoa.subscribers:Subscriber.PlanChanged")
-    def _plan_changed(self, previous_plan_code: str, plan_code: str, meta: dict[str, Any]) -> None:
+    def _plan_changed(self, previous_plan_code: str, plan_code: str, meta: ChangeMeta) -> None:
         self.plan_code = plan_code
 
     @property
@@ -177,19 +176,17 @@ class Subscriber(Aggregate):
         return plan_for(self.plan_code)
 
     # ------------------------------------------------------------------ switches
-    def set_companion(self, enabled: bool, meta: dict[str, Any]) -> None:
+    def set_companion(self, enabled: bool, meta: ChangeMeta) -> None:
         self._guard()
         if enabled == self.companion_enabled:
             raise self._no_change("the mailbox companion")
         self._companion_changed(previous_enabled=self.companion_enabled, enabled=enabled, meta=meta)
 
     @event("CompanionChanged", topic="spoa.subscribers:Subscriber.CompanionChanged")
-    def _companion_changed(
-        self, previous_enabled: bool, enabled: bool, meta: dict[str, Any]
-    ) -> None:
+    def _companion_changed(self, previous_enabled: bool, enabled: bool, meta: ChangeMeta) -> None:
         self.companion_enabled = enabled
 
-    def set_bill_delivery(self, subscribed: bool, meta: dict[str, Any]) -> None:
+    def set_bill_delivery(self, subscribed: bool, meta: ChangeMeta) -> None:
         self._guard()
         if subscribed == self.bill_delivery:
             raise self._no_change("phone-bill delivery")
@@ -199,11 +196,11 @@ class Subscriber(Aggregate):
 
     @event("BillDeliveryChanged", topic="spoa.subscribers:Subscriber.BillDeliveryChanged")
     def _bill_delivery_changed(
-        self, previous_subscribed: bool, subscribed: bool, meta: dict[str, Any]
+        self, previous_subscribed: bool, subscribed: bool, meta: ChangeMeta
     ) -> None:
         self.bill_delivery = subscribed
 
-    def set_login_reminder(self, enabled: bool, meta: dict[str, Any]) -> None:
+    def set_login_reminder(self, enabled: bool, meta: ChangeMeta) -> None:
         self._guard()
         if enabled == self.login_reminder:
             raise self._no_change("the login reminder")
@@ -213,7 +210,7 @@ class Subscriber(Aggregate):
 
     @event("LoginReminderChanged", topic="spoa.subscribers:Subscriber.LoginReminderChanged")
     def _login_reminder_changed(
-        self, previous_enabled: bool, enabled: bool, meta: dict[str, Any]
+        self, previous_enabled: bool, enabled: bool, meta: ChangeMeta
     ) -> None:
         self.login_reminder = enabled
 
@@ -224,7 +221,7 @@ class Subscriber(Aggregate):
         mode: NotificationMode | None,
         window_start: str | None,
         window_end: str | None,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         """Enabling needs a mode; the window is optional (none: all day). Disabling clears
         the mode and window, whatever the input says about them."""
@@ -274,7 +271,7 @@ class Subscriber(Aggregate):
         previous_mode: str | None,
         previous_window_start: str | None,
         previous_window_end: str | None,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.arrival_enabled = enabled
         self.arrival_mode = mode
@@ -282,7 +279,7 @@ class Subscriber(Aggregate):
         self.arrival_window_end = window_end
 
     # ------------------------------------------------------------------ alias
-    def set_alias(self, alias: str | None, meta: dict[str, Any]) -> None:
+    def set_alias(self, alias: str | None, meta: ChangeMeta) -> None:
         """Only the mailbox side; the application claims and releases the AliasClaim."""
         if alias is not None:
             validate_alias(alias)
@@ -293,23 +290,23 @@ class Subscriber(Aggregate):
 
     @event("AliasChanged", topic="spoa.subscribers:Subscriber.AliasChanged")
     def _alias_changed(
-        self, previous_alias: str | None, alias: str | None, meta: dict[str, Any]
+        self, previous_alias: str | None, alias: str | None, meta: ChangeMeta
     ) -> None:
         self.alias = alias
 
     # ------------------------------------------------------------------ password
-    def change_password(self, password_hash: str, at: datetime, meta: dict[str, Any]) -> None:
+    def change_password(self, password_hash: str, at: datetime, meta: ChangeMeta) -> None:
         """Store a new password hash (never the password). Allowed on a frozen mailbox."""
         self._guard(frozen_ok=True)
         self._password_changed(password_hash=password_hash, at=at, meta=meta)
 
     @event("PasswordChanged", topic="spoa.subscribers:Subscriber.PasswordChanged")
-    def _password_changed(self, password_hash: str, at: datetime, meta: dict[str, Any]) -> None:
+    def _password_changed(self, password_hash: str, at: datetime, meta: ChangeMeta) -> None:
         self.password_hash = password_hash
         self.password_changed_at = at
 
     # ------------------------------------------------------------------ freezing
-    def freeze(self, reason: str, at: datetime, meta: dict[str, Any]) -> None:
+    def freeze(self, reason: str, at: datetime, meta: ChangeMeta) -> None:
         text = validate_reason(reason, ["reason"], MAX_FROZEN_REASON)
         if text is None:
             raise ValidationError(
@@ -319,12 +316,12 @@ class Subscriber(Aggregate):
         self._frozen(reason=text, at=at, meta=meta)
 
     @event("MailboxFrozen", topic="spoa.subscribers:Subscriber.MailboxFrozen")
-    def _frozen(self, reason: str, at: datetime, meta: dict[str, Any]) -> None:
+    def _frozen(self, reason: str, at: datetime, meta: ChangeMeta) -> None:
         self.status = _FROZEN
         self.frozen_at = at
         self.frozen_reason = reason
 
-    def unfreeze(self, at: datetime, meta: dict[str, Any]) -> None:
+    def unfreeze(self, at: datetime, meta: ChangeMeta) -> None:
         self._guard(frozen_ok=True)
         if self.status != _FROZEN:
             raise NotFrozenError(f"the mailbox of {self.msisdn} is not frozen")
@@ -341,14 +338,14 @@ class Subscriber(Aggregate):
         previous_frozen_at: datetime | None,
         previous_frozen_reason: str | None,
         at: datetime,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.status = _ACTIVE
         self.frozen_at = None
         self.frozen_reason = None
 
     # ------------------------------------------------------------------ SMS blacklist
-    def set_sms_blacklist(self, level: SmsBlacklistLevel, meta: dict[str, Any]) -> None:
+    def set_sms_blacklist(self, level: SmsBlacklistLevel, meta: ChangeMeta) -> None:
         value = SmsBlacklistLevel(level).value
         self._guard()
         if value == self.sms_blacklist_level:
@@ -356,7 +353,7 @@ class Subscriber(Aggregate):
         self._sms_blacklist_changed(previous_level=self.sms_blacklist_level, level=value, meta=meta)
 
     @event("SmsBlacklistChanged", topic="spoa.subscribers:Subscriber.SmsBlacklistChanged")
-    def _sms_blacklist_changed(self, previous_level: str, level: str, meta: dict[str, Any]) -> None:
+    def _sms_blacklist_changed(self, previous_level: str, level: str, meta: ChangeMeta) -> None:
         self.sms_blacklist_level = level
 
     # ------------------------------------------------------------------ views

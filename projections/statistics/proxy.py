@@ -29,6 +29,7 @@ from uuid import UUID
 
 from domain.access.permissions import Role
 from domain.calendar_days import local_day
+from domain.shared import ChangeMeta
 from domain.subscribers.subscriber import Subscriber
 
 _S: Any = Subscriber
@@ -65,12 +66,10 @@ STAFF_ROLES = frozenset(
 ProxyKey = tuple[date, str, str, str]  # day, province, operation, operator
 
 
-def staff_operator(meta: Any) -> str | None:
+def staff_operator(meta: ChangeMeta | None) -> str | None:
     """The acting username when a staff role acted, else None."""
-    actor = (meta or {}).get("actor") or {}
-    if actor.get("role") in STAFF_ROLES:
-        username = actor.get("username")
-        return str(username) if username else None
+    if meta is not None and meta.actor.role in STAFF_ROLES:
+        return meta.actor.username or None
     return None
 
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from eventsourcing.application import Application
 
 from application.unit_of_work import save
 from domain.access.account import (
@@ -20,11 +19,11 @@ from domain.access.account import (
     validate_username,
 )
 from domain.access.permissions import Role
-from domain.shared import DomainError, NoChangeError, ValidationError
+from domain.shared import Actor, ChangeMeta, DomainError, NoChangeError, ValidationError
 from infra.stores import CoreStore
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
-META: dict[str, Any] = {"actor": {"username": "test"}}
+META = ChangeMeta(Actor(account_id="", username="test", role="", province=None))
 THRESHOLD = 5
 LOCKOUT = timedelta(minutes=15)
 
@@ -415,7 +414,7 @@ def test_roster_has_a_fixed_id() -> None:
 
 # ---------------------------------------------------------------- persistence round trips
 def test_replayed_account_equals_the_live_one() -> None:
-    store: Application[Any] = Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    store = CoreStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     account = new_account(role=Role.PROVINCE_AGENT, province="GD")
     for step in [*fail_times(THRESHOLD), reset, succeed_at(T0), role_to(Role.VIEWER), disable]:
         step(account)

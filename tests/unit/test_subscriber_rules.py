@@ -137,11 +137,11 @@ def test_register_opens_an_active_mailbox_with_defaults(world: Any) -> None:
     assert s.id == subscriber_id_for(GD_NUMBER)
     event = last_event(store)
     assert type(event).__name__ == "MailboxRegistered"
-    assert event.meta["actor"]["username"] == "gd.agent"
-    assert event.meta["actor"]["province"] == "GD"
-    assert event.meta["reason"] == "walk-in customer"
-    assert event.meta["ticket_id"] == str(ticket.id)
-    assert event.meta["correlation_id"] == "cid-gd.agent"
+    assert event.meta.actor.username == "gd.agent"
+    assert event.meta.actor.province == "GD"
+    assert event.meta.reason == "walk-in customer"
+    assert event.meta.ticket_id == str(ticket.id)
+    assert event.meta.correlation_id == "cid-gd.agent"
 
 
 def test_register_an_unknown_plan_is_refused(world: Any) -> None:
@@ -273,7 +273,7 @@ def test_deregister_records_the_status_and_released_alias(world: Any) -> None:
     assert s.deregistered_at is not None
     event = last_event(store)
     assert (event.previous_status, event.released_alias) == ("FROZEN", "lily.chen")
-    assert event.meta["reason"] == "moved abroad"
+    assert event.meta.reason == "moved abroad"
     # the alias is free again
     given(commands, OTHER)
     assert commands.set_alias(ADMIN, OTHER, "lily.chen").subscriber.alias == "lily.chen"
@@ -288,7 +288,7 @@ def test_freeze_records_time_and_reason(world: Any) -> None:
     assert s.frozen_at is not None
     event = last_event(store)
     assert type(event).__name__ == "MailboxFrozen"
-    assert event.meta["reason"] == "credential stuffing"  # no context reason: the freeze's
+    assert event.meta.reason == "credential stuffing"  # no context reason: the freeze's
 
 
 @pytest.mark.parametrize("reason", ["", "   "])

@@ -36,6 +36,7 @@ from domain.support.sla import SlaPolicy
 from domain.support.ticket import Ticket
 from domain.support.ticket_content import DraftContent
 from domain.support.values import TicketCategory, TicketPriority
+from projections.runtime.codec import EventMapper
 from tests.unit.support_builders import FIRST, MONDAY_10, SECOND
 
 TABLE = {(t.state, t.command): t.next_state for t in LIFECYCLE}
@@ -46,7 +47,7 @@ def make_mapper() -> Mapper[Any]:
     transcoder = JSONTranscoder()
     for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
         transcoder.register(transcoding)
-    return Mapper(transcoder=transcoder)
+    return EventMapper(transcoder=transcoder)
 
 
 MAPPER = make_mapper()

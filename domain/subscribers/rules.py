@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from domain.access.provinces import is_province
 from domain.shared import DomainError, ValidationError
 
 # Mainland mobile numbers: 11 digits, prefixes 13x-19x.
@@ -89,6 +90,14 @@ class SubscriberNotFoundError(DomainError):
     code = "NOT_FOUND"
 
 
+def validate_province(province: str) -> str:
+    if not is_province(province):
+        raise ValidationError(
+            f"unknown province {province!r}", code="UNKNOWN_PROVINCE", field=["province"]
+        )
+    return province
+
+
 def validate_msisdn(msisdn: str, field: str = "msisdn") -> str:
     if not isinstance(msisdn, str) or not MSISDN_RE.fullmatch(msisdn):
         raise ValidationError(
@@ -152,6 +161,21 @@ def validate_window(start: str | None, end: str | None) -> tuple[str | None, str
             "windowStart and windowEnd must differ", code="INVALID_WINDOW", field=["windowEnd"]
         )
     return start, end
+
+
+def arrival_setting(
+    enabled: bool, mode: NotificationMode | None, window_start: str | None, window_end: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """The (mode, window start, window end) an arrival-notification input means: enabling
+    needs a mode, the window is optional (none: all day); disabling clears all three."""
+    if not enabled:
+        return None, None, None
+    if mode is None:
+        raise ValidationError(
+            "enabling the arrival notification needs a mode", code="MODE_REQUIRED", field=["mode"]
+        )
+    start, end = validate_window(window_start, window_end)
+    return NotificationMode(mode).value, start, end
 
 
 def in_window(start: str, end: str, hhmm: str) -> bool:

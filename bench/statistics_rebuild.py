@@ -46,7 +46,6 @@ from domain.access.permissions import Role
 from domain.access.provinces import PROVINCES
 from domain.shared import SYSTEM_ACTOR, Actor, ChangeMeta, DomainError
 from domain.subscribers.alias_claim import claim_alias
-from domain.subscribers.recording import recorded_at
 from domain.subscribers.rules import NotificationMode, SmsBlacklistLevel
 from domain.subscribers.subscriber import Subscriber
 from domain.support.lifecycle import TicketState
@@ -145,14 +144,13 @@ class History:
         self.serial += 1
         province = self.rng.choices(PROVINCE_CODES, PROVINCE_WEIGHTS)[0]
         actor = self.platform if self.rng.random() < 0.1 else self._staff(province)
-        with recorded_at(self.now):
-            s = Subscriber.register(
-                msisdn=f"1{self.rng.choice('3578')}{self.serial:09d}",
-                province=province,
-                plan_code=self.rng.choice(PLANS),
-                at=self.now,
-                meta=_meta(actor),
-            )
+        s = Subscriber.register(
+            msisdn=f"1{self.rng.choice('3578')}{self.serial:09d}",
+            province=province,
+            plan_code=self.rng.choice(PLANS),
+            at=self.now,
+            meta=_meta(actor),
+        )
         self.subscribers.append(s)
         self.pending.append(s)
 
@@ -162,38 +160,37 @@ class History:
         actor = self.platform if rng.random() < 0.12 else self._staff(s.province)
         meta = _meta(actor)
         on = rng.random() < 0.5
-        with recorded_at(now):
-            if s.status == "DEREGISTERED":
-                s.reregister(s.province, rng.choice(PLANS), now, meta)
-            elif s.status == "FROZEN":
-                s.unfreeze(now, meta)
+        if s.status == "DEREGISTERED":
+            s.reregister(s.province, rng.choice(PLANS), now, meta)
+        elif s.status == "FROZEN":
+            s.unfreeze(now, meta)
+        else:
+            op = rng.randrange(12)
+            if op == 0:
+                s.change_plan(rng.choice(PLANS), now, meta)
+            elif op == 1:
+                s.set_companion(on, now, meta)
+            elif op == 2:
+                s.set_bill_delivery(on, now, meta)
+            elif op == 3:
+                s.set_arrival_notification(on, NotificationMode.SMS, "08:00", "22:00", now, meta)
+            elif op == 4:
+                s.set_login_reminder(on, now, meta)
+            elif op == 5:
+                alias = f"u{self.serial}x{rng.randrange(10**6)}"
+                s.set_alias(alias, now, meta)
+                self.pending.append(claim_alias(None, alias, s.id, s.msisdn, now, meta))
+            elif op in (6, 7):
+                s.change_password(f"$argon2id$bench${rng.getrandbits(64):x}", now, meta)
+            elif op == 8:
+                level = rng.choice(list(SmsBlacklistLevel))
+                s.set_sms_blacklist(level, now, meta)
+            elif op == 9 and rng.random() < 0.3:
+                s.freeze("异地登录", now, _meta(self.platform))
+            elif op == 10 and rng.random() < 0.2:
+                s.deregister(now, meta)
             else:
-                op = rng.randrange(12)
-                if op == 0:
-                    s.change_plan(rng.choice(PLANS), meta)
-                elif op == 1:
-                    s.set_companion(on, meta)
-                elif op == 2:
-                    s.set_bill_delivery(on, meta)
-                elif op == 3:
-                    s.set_arrival_notification(on, NotificationMode.SMS, "08:00", "22:00", meta)
-                elif op == 4:
-                    s.set_login_reminder(on, meta)
-                elif op == 5:
-                    alias = f"u{self.serial}x{rng.randrange(10**6)}"
-                    s.set_alias(alias, meta)
-                    self.pending.append(claim_alias(None, alias, s.id, s.msisdn, meta))
-                elif op in (6, 7):
-                    s.change_password(f"$argon2id$bench${rng.getrandbits(64):x}", now, meta)
-                elif op == 8:
-                    level = rng.choice(list(SmsBlacklistLevel))
-                    s.set_sms_blacklist(level, meta)
-                elif op == 9 and rng.random() < 0.3:
-                    s.freeze("异地登录", now, _meta(self.platform))
-                elif op == 10 and rng.random() < 0.2:
-                    s.deregister(now, meta)
-                else:
-                    s.change_plan(rng.choice(PLANS), meta)
+                s.change_plan(rng.choice(PLANS), now, meta)
         self.pending.append(s)
 
     def _ticket_step(self) -> None:

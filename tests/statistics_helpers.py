@@ -18,7 +18,6 @@ from typing import Any
 from hypothesis import strategies as st
 
 from domain.shared import Actor, ChangeMeta, DomainError
-from domain.subscribers.recording import recorded_at
 from domain.subscribers.rules import NotificationMode, SmsBlacklistLevel
 from domain.subscribers.subscriber import Subscriber
 from domain.support.lifecycle import CLOCK_RUNS_IN, TicketState
@@ -128,8 +127,7 @@ class World:
         meta = meta_of(ACTORS[actor_index])
         try:
             if kind == "sub":
-                with recorded_at(self.now):
-                    return self._subscriber(self.numbers[target], op, choice, meta)
+                return self._subscriber(self.numbers[target], op, choice, meta)
             return self._ticket(target, op, choice, meta)
         except DomainError:
             return []
@@ -147,19 +145,19 @@ class World:
         actions = {
             "register": lambda: s.reregister(province, "PLUS_5", at, meta),
             "deregister": lambda: s.deregister(at, meta),
-            "plan": lambda: s.change_plan(("FREE", "PLUS_5", "VIP_20")[choice % 3], meta),
-            "companion": lambda: s.set_companion(choice % 2 == 0, meta),
-            "bill": lambda: s.set_bill_delivery(choice % 2 == 0, meta),
+            "plan": lambda: s.change_plan(("FREE", "PLUS_5", "VIP_20")[choice % 3], at, meta),
+            "companion": lambda: s.set_companion(choice % 2 == 0, at, meta),
+            "bill": lambda: s.set_bill_delivery(choice % 2 == 0, at, meta),
             "arrival": lambda: s.set_arrival_notification(
-                choice % 2 == 0, NotificationMode.SMS, None, None, meta
+                choice % 2 == 0, NotificationMode.SMS, None, None, at, meta
             ),
-            "reminder": lambda: s.set_login_reminder(choice % 2 == 0, meta),
-            "alias": lambda: s.set_alias(f"alias{choice}", meta),
+            "reminder": lambda: s.set_login_reminder(choice % 2 == 0, at, meta),
+            "alias": lambda: s.set_alias(f"alias{choice}", at, meta),
             "password": lambda: s.change_password(f"$fake${choice}", at, meta),
             "freeze": lambda: s.freeze("suspicious logins", at, meta),
             "unfreeze": lambda: s.unfreeze(at, meta),
             "blacklist": lambda: s.set_sms_blacklist(
-                list(SmsBlacklistLevel)[choice % len(SmsBlacklistLevel)], meta
+                list(SmsBlacklistLevel)[choice % len(SmsBlacklistLevel)], at, meta
             ),
         }
         actions[op]()

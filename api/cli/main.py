@@ -313,7 +313,9 @@ def projections_rebuild(
 
 def _load_demo(runtime: Runtime, quiet_if_present: bool = False) -> None:
     results = load_demo_accounts(runtime.container.access)
-    numbers = load_demo_subscribers(runtime.container.access, runtime.container.subscribers)
+    numbers = load_demo_subscribers(
+        runtime.container.access, runtime.container.subscribers, runtime.container.audit
+    )
     if numbers:
         console.print(
             f"demo subscribers: {len(numbers)} across provinces with change histories"
@@ -327,7 +329,10 @@ def _load_demo(runtime: Runtime, quiet_if_present: bool = False) -> None:
         )
         console.print(f"demo platform history: {records} records of every kind, last 90 days")
     kb = load_demo_knowledge_base(
-        runtime.container.access, runtime.container.knowledge, runtime.container.contacts
+        runtime.container.access,
+        runtime.container.knowledge,
+        runtime.container.contacts,
+        runtime.container.audit,
     )
     if kb.faqs_created or kb.contacts_created:
         console.print(
@@ -335,7 +340,10 @@ def _load_demo(runtime: Runtime, quiet_if_present: bool = False) -> None:
             f' {kb.contacts_created} support contacts (try searchFaqs(query: "密码"))'
         )
     desk = load_demo_support_desk(
-        runtime.container.access, runtime.container.tickets, runtime.container.announcements
+        runtime.container.access,
+        runtime.container.tickets,
+        runtime.container.announcements,
+        runtime.container.audit,
     )
     if desk.tickets_created or desk.announcements_created:
         states = ", ".join(f"{n} {status}" for status, n in sorted(desk.statuses.items()))
@@ -344,7 +352,9 @@ def _load_demo(runtime: Runtime, quiet_if_present: bool = False) -> None:
             f" {desk.announcements_created} announcements"
         )
     if desk.tickets_created:
-        linked = load_demo_ticket_changes(runtime.container.access, runtime.container.subscribers)
+        linked = load_demo_ticket_changes(
+            runtime.container.access, runtime.container.subscribers, desk.ticket_ids
+        )
         console.print(f"demo changes citing tickets: {linked} (Subscriber.changes → ticketId)")
     created = [d for d, new in results if new]
     if quiet_if_present and not created:

@@ -74,18 +74,14 @@ class SupportContactService:
         email: str | None = None,
         hours: str | None = None,
         notes: str | None = None,
-        new_id: UUID | None = None,
     ) -> ContactResult:
-        """Add a contact (no id) or update an existing one (its id; unknown ids are NOT_FOUND).
-
-        `new_id` gives a new contact a stable id (demo data only).
-        """
+        """Add a contact (no id) or update an existing one (its id; unknown ids are NOT_FOUND)."""
         principal.require(Permission.CONTACT_MANAGE)
         details = ContactDetails.parse(
             name=name, title=title, phone=phone, email=email, hours=hours, notes=notes
         )
         if contact_id is None:
-            contact = SupportContact.add(details, principal.meta(), new_id)
+            contact = SupportContact.add(details, principal.meta())
             return ContactResult(ContactView.of(contact), save(self.store, contact))
 
         def act(found: SupportContact) -> ContactResult:

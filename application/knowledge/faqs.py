@@ -166,11 +166,10 @@ class KnowledgeService:
         body: str,
         category: str,
         keywords: list[str] | None,
-        faq_id: UUID | None = None,
     ) -> FaqResult:
         principal.require(Permission.FAQ_EDIT)
         content = FaqContent.parse(title=title, body=body, category=category, keywords=keywords)
-        faq = Faq.create(content, principal.meta(), faq_id)
+        faq = Faq.create(content, principal.meta())
         return FaqResult(FaqView.of(faq), save(self.store, faq))
 
     def revise_faq(

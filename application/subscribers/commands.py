@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -172,9 +173,9 @@ class SubscriberService:
         self, principal: Principal, msisdn: str, context: ChangeContext = NO_CONTEXT
     ) -> SubscriberResult:
         def decide(subscriber: Subscriber, meta: ChangeMeta) -> list[Any]:
-            released = subscriber.alias
-            subscriber.deregister(self.clock.now(), meta)
-            return self._release(released, subscriber, meta)
+            released, now = subscriber.alias, self.clock.now()
+            subscriber.deregister(now, meta)
+            return self._release(released, subscriber, now, meta)
 
         return self._change(principal, msisdn, context, decide)
 
@@ -188,14 +189,20 @@ class SubscriberService:
     ) -> SubscriberResult:
         plan_for(plan_code)
         return self._change(
-            principal, msisdn, context, lambda s, meta: s.change_plan(plan_code, meta)
+            principal,
+            msisdn,
+            context,
+            lambda s, meta: s.change_plan(plan_code, self.clock.now(), meta),
         )
 
     def set_companion(
         self, principal: Principal, msisdn: str, enabled: bool, context: ChangeContext = NO_CONTEXT
     ) -> SubscriberResult:
         return self._change(
-            principal, msisdn, context, lambda s, meta: s.set_companion(enabled, meta)
+            principal,
+            msisdn,
+            context,
+            lambda s, meta: s.set_companion(enabled, self.clock.now(), meta),
         )
 
     def set_bill_delivery(
@@ -209,7 +216,7 @@ class SubscriberService:
             principal,
             msisdn,
             context,
-            lambda s, meta: s.set_bill_delivery(subscribed, meta),
+            lambda s, meta: s.set_bill_delivery(subscribed, self.clock.now(), meta),
         )
 
     def set_arrival_notification(
@@ -227,7 +234,7 @@ class SubscriberService:
             msisdn,
             context,
             lambda s, meta: s.set_arrival_notification(
-                enabled, mode, window_start, window_end, meta
+                enabled, mode, window_start, window_end, self.clock.now(), meta
             ),
         )
 
@@ -235,7 +242,10 @@ class SubscriberService:
         self, principal: Principal, msisdn: str, enabled: bool, context: ChangeContext = NO_CONTEXT
     ) -> SubscriberResult:
         return self._change(
-            principal, msisdn, context, lambda s, meta: s.set_login_reminder(enabled, meta)
+            principal,
+            msisdn,
+            context,
+            lambda s, meta: s.set_login_reminder(enabled, self.clock.now(), meta),
         )
 
     def set_sms_blacklist(
@@ -246,7 +256,10 @@ class SubscriberService:
         context: ChangeContext = NO_CONTEXT,
     ) -> SubscriberResult:
         return self._change(
-            principal, msisdn, context, lambda s, meta: s.set_sms_blacklist(level, meta)
+            principal,
+            msisdn,
+            context,
+            lambda s, meta: s.set_sms_blacklist(level, self.clock.now(), meta),
         )
 
     # ------------------------------------------------------------------ alias
@@ -263,23 +276,26 @@ class SubscriberService:
             validate_alias(alias)
 
         def decide(subscriber: Subscriber, meta: ChangeMeta) -> list[Any]:
-            previous = subscriber.alias
-            subscriber.set_alias(alias, meta)
-            changed: list[Any] = self._release(previous, subscriber, meta)
+            previous, now = subscriber.alias, self.clock.now()
+            subscriber.set_alias(alias, now, meta)
+            changed: list[Any] = self._release(previous, subscriber, now, meta)
             if alias is not None:
                 existing: AliasClaim | None = get_or_none(self.store, alias_claim_id_for(alias))
-                changed.append(claim_alias(existing, alias, subscriber.id, subscriber.msisdn, meta))
+                holder = subscriber.id
+                changed.append(claim_alias(existing, alias, holder, subscriber.msisdn, now, meta))
             return changed
 
         return self._change(principal, msisdn, context, decide)
 
-    def _release(self, alias: str | None, subscriber: Subscriber, meta: ChangeMeta) -> list[Any]:
+    def _release(
+        self, alias: str | None, subscriber: Subscriber, at: datetime, meta: ChangeMeta
+    ) -> list[Any]:
         if alias is None:
             return []
         claim: AliasClaim | None = get_or_none(self.store, alias_claim_id_for(alias))
         if claim is None:
             return []
-        claim.release(subscriber.id, meta)
+        claim.release(subscriber.id, at, meta)
         return [claim]
 
     # ------------------------------------------------------------------ password and freezing

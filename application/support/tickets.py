@@ -54,10 +54,6 @@ class TicketService:
         self.clock = clock
         self.sla = sla
 
-    def with_clock(self, clock: Clock) -> TicketService:
-        """The same service reading another clock (demo data dated in the past)."""
-        return TicketService(self.store, clock, self.sla)
-
     # ------------------------------------------------------------------ drafts
     def save_draft(
         self,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, cast
-from uuid import UUID
+from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
@@ -118,17 +117,9 @@ class SupportContact(Aggregate):
         self.notes = notes
 
     @classmethod
-    def add(
-        cls, details: ContactDetails, meta: ChangeMeta, contact_id: UUID | None = None
-    ) -> SupportContact:
-        """A new contact; `contact_id` only for stable demo data, otherwise a random id."""
+    def add(cls, details: ContactDetails, meta: ChangeMeta) -> SupportContact:
         fields: dict[str, Any] = {**details.as_dict(), "meta": meta}
-        if contact_id is None:
-            return cls(**fields)
-        added: SupportContact = cls._create(
-            cast(Any, cls).SupportContactAdded, id=contact_id, **fields
-        )
-        return added
+        return cls(**fields)
 
     @property
     def details(self) -> ContactDetails:

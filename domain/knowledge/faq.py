@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -103,19 +101,14 @@ class Faq(Aggregate):
         self.documents: list[DocumentRef] = []
 
     @classmethod
-    def create(cls, content: FaqContent, meta: ChangeMeta, faq_id: UUID | None = None) -> Faq:
-        """A new FAQ; `faq_id` only for stable demo data, otherwise a random id."""
-        fields: dict[str, Any] = {
-            "title": content.title,
-            "body": content.body,
-            "category": content.category,
-            "keywords": list(content.keywords),
-            "meta": meta,
-        }
-        if faq_id is None:
-            return cls(**fields)
-        created: Faq = cls._create(cast(Any, cls).FaqCreated, id=faq_id, **fields)
-        return created
+    def create(cls, content: FaqContent, meta: ChangeMeta) -> Faq:
+        return cls(
+            title=content.title,
+            body=content.body,
+            category=content.category,
+            keywords=list(content.keywords),
+            meta=meta,
+        )
 
     @property
     def content(self) -> FaqContent:

@@ -155,6 +155,21 @@ def validate_window(start: str | None, end: str | None) -> tuple[str | None, str
     return start, end
 
 
+def arrival_setting(
+    enabled: bool, mode: NotificationMode | None, window_start: str | None, window_end: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """The (mode, window start, window end) an arrival-notification input means: enabling
+    needs a mode, the window is optional (none: all day); disabling clears all three."""
+    if not enabled:
+        return None, None, None
+    if mode is None:
+        raise ValidationError(
+            "enabling the arrival notification needs a mode", code="MODE_REQUIRED", field=["mode"]
+        )
+    start, end = validate_window(window_start, window_end)
+    return NotificationMode(mode).value, start, end
+
+
 def in_window(start: str, end: str, hhmm: str) -> bool:
     """Whether a local time of day falls in [start, end), wrapping past midnight if end < start."""
     if start < end:

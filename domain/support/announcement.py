@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -77,19 +76,9 @@ class Announcement(Aggregate):
 
     @classmethod
     def publish(
-        cls,
-        *,
-        content: AnnouncementContent,
-        at: datetime,
-        meta: ChangeMeta,
-        announcement_id: UUID | None = None,
+        cls, *, content: AnnouncementContent, at: datetime, meta: ChangeMeta
     ) -> Announcement:
-        """Publish; `announcement_id` is for imports and demo data (default: a random id)."""
-        fields = {**_event_fields(content), "at": at, "meta": meta}
-        if announcement_id is None:
-            return cls(**fields)
-        event_class = cls.AnnouncementPublished  # type: ignore[attr-defined]
-        return cls._create(event_class, id=announcement_id, **fields)
+        return cls(**_event_fields(content), at=at, meta=meta)
 
     @event("AnnouncementPublished", topic="spoa.support:Announcement.AnnouncementPublished")
     def __init__(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -58,29 +56,19 @@ class Ticket(Aggregate):
     # ------------------------------------------------------------------ drafting
     @classmethod
     def draft(
-        cls,
-        *,
-        province: str,
-        content: DraftContent,
-        at: datetime,
-        meta: ChangeMeta,
-        ticket_id: UUID | None = None,
+        cls, *, province: str, content: DraftContent, at: datetime, meta: ChangeMeta
     ) -> Ticket:
-        """Start a draft; `ticket_id` is for imports and demo data (default: a random id)."""
         validate_province(province)
-        fields: dict[str, Any] = {
-            "province": province,
-            "title": content.title,
-            "body": content.body,
-            "category": content.category.value,
-            "priority": content.priority.value,
-            "msisdn": content.msisdn,
-            "at": at,
-            "meta": meta,
-        }
-        if ticket_id is None:
-            return cls(**fields)
-        return cls._create(cls.TicketDrafted, id=ticket_id, **fields)  # type: ignore[attr-defined]
+        return cls(
+            province=province,
+            title=content.title,
+            body=content.body,
+            category=content.category.value,
+            priority=content.priority.value,
+            msisdn=content.msisdn,
+            at=at,
+            meta=meta,
+        )
 
     @event("TicketDrafted", topic="spoa.support:Ticket.TicketDrafted")
     def __init__(

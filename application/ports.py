@@ -23,6 +23,7 @@ class TokenClaims:
     account_id: UUID
     security_stamp: int
     expires_at: datetime
+    session_id: str | None = None  # what `logout` ends
 
 
 class TokenService(Protocol):

@@ -146,7 +146,10 @@ class SpoaGraphQLRouter(GraphQLRouter[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         # Strict UTF-8 and bounded nesting; a BadJSONError is strawberry's 400.
-        return json_body.loads(data, self.json_max_depth)
+        value = json_body.loads(data, self.json_max_depth)
+        if not isinstance(value, dict | list):  # strawberry would call .get() on it
+            raise json_body.BadJSONError("the body must be a JSON object")
+        return value
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         payload: GraphQLHTTPResponse = {"data": result.data}

@@ -18,7 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 
+from api import json_body
 from api.blocking import run_blocking
+from api.client_address import ClientAddresses
 from api.documents import install_documents
 from api.exports import install_exports
 from api.graphql.base import Context
@@ -140,6 +142,15 @@ class Correlate:
 
 
 class SpoaGraphQLRouter(GraphQLRouter[Context, None]):
+    json_max_depth = 64
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Strict UTF-8 and bounded nesting; a BadJSONError is strawberry's 400.
+        value = json_body.loads(data, self.json_max_depth)
+        if not isinstance(value, dict | list):  # strawberry would call .get() on it
+            raise json_body.BadJSONError("the body must be a JSON object")
+        return value
+
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         payload: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
@@ -149,6 +160,8 @@ class SpoaGraphQLRouter(GraphQLRouter[Context, None]):
                 code = classify(error)
                 formatted = error.formatted
                 extensions = {"code": code}
+                if code == "RATE_LIMITED":
+                    extensions["retryAfter"] = (error.extensions or {}).get("retryAfter")
                 if code == "INTERNAL_SERVER_ERROR":
                     # Nothing internal leaks: the message is generic, the log has the rest.
                     formatted["message"] = f"internal error (correlation id {cid})"
@@ -202,10 +215,13 @@ def create_app(
 
     app.add_middleware(Correlate, limit=settings.graphql_max_body_bytes)
 
-    async def get_context(request: Request) -> Context:
-        return await context_for(bearer_token(request))
+    addresses = ClientAddresses(settings.trusted_proxy_list)
+    app.state.client_addresses = addresses
 
-    async def context_for(token: str | None) -> Context:
+    async def get_context(request: Request) -> Context:
+        return await context_for(bearer_token(request), request.scope)
+
+    async def context_for(token: str | None, scope: Scope) -> Context:
         principal, auth_error = None, None
         cid = correlation_id.get()
         if token is not None:
@@ -213,10 +229,13 @@ def create_app(
                 principal = await run_blocking(container.access.authenticate, token, cid)
             except UnauthenticatedError as exc:
                 auth_error = str(exc)
-        return Context(container, cid, principal, auth_error)
+        return Context(container, cid, principal, auth_error, addresses.of(scope))
 
     schema = build_schema(
-        settings.graphql_max_depth, settings.graphql_max_aliases, settings.graphql_max_tokens
+        settings.graphql_max_depth,
+        settings.graphql_max_aliases,
+        settings.graphql_max_tokens,
+        anonymous_introspection=settings.dev_mode,
     )
     graphql = SpoaGraphQLRouter(
         schema,
@@ -225,6 +244,7 @@ def create_app(
         allow_queries_via_get=False,
         multipart_uploads_enabled=True,
     )
+    graphql.json_max_depth = settings.json_max_depth
     app.include_router(graphql, prefix="/graphql")
     # Innermost middleware (appended, not added: after the body limit and Correlate): serves
     # the plain JSON POST with the same schema, context and result processing as the route.
@@ -236,6 +256,7 @@ def create_app(
             context=context_for,
             process_result=graphql.process_result,
             encode_json=graphql.encode_json,
+            decode_json=graphql.decode_json,
         )
     )
     app.include_router(sso_router)

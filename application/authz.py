@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from domain.access.permissions import Permission, Role, province_scope
@@ -18,6 +19,9 @@ class Principal:
     role: Role
     province: str | None
     correlation_id: str | None = None
+    # The session the request came with (None: not from a session token, e.g. the CLI).
+    session_id: str | None = None
+    session_expires_at: datetime | None = None
 
     @property
     def actor(self) -> Actor:

@@ -76,7 +76,14 @@ def serve(
     from api.app import create_app
 
     started = time.monotonic()
+    if demo and not load_settings().dev_mode:
+        # Demo accounts have published passwords: never on a real deployment.
+        console.print("[red]--demo is for dev mode only (SPOA_DEV_MODE=1)[/red]")
+        raise typer.Exit(2)
     runtime = _runtime()
+    # X-Forwarded-For is believed from the same proxies as the login throttle believes it.
+    trusted = runtime.settings.trusted_proxy_list
+    proxies: dict[str, Any] = {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
     try:
         if demo:
             _load_demo(runtime, quiet_if_present=True)
@@ -100,6 +107,7 @@ def serve(
                     port=port,
                     log_config=None,
                     access_log=False,
+                    **proxies,
                 )
             finally:
                 os.environ.pop(MULTIPROC_DIR_ENV, None)
@@ -110,7 +118,7 @@ def serve(
         console.print(
             f"SPOA ready in {time.monotonic() - started:.1f}s: http://{host}:{port}/graphql"
         )
-        uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False, **proxies)
     finally:
         runtime.close()
 

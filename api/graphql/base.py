@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from operator import methodcaller
 from typing import Any, NewType, ParamSpec, TypeVar
 
+import dateutil.parser
 import strawberry
 from graphql import GraphQLError
 from strawberry.fastapi import BaseContext
+from strawberry.schema.types.base_scalars import wrap_parser
 from strawberry.types import Info
 from strawberry.types.scalar import ScalarDefinition
 
 from api.blocking import run_blocking
 from application.access.service import UnauthenticatedError
 from application.authz import Principal
+from application.ports import RateLimitedError
 from domain.access.provinces import is_province
 from domain.shared import DomainError, PermissionDeniedError, ValidationError
 from infra.bootstrap import Container
@@ -45,6 +50,12 @@ class ScalarInputError(ValueError):
     """A custom scalar refused the client's value: BAD_USER_INPUT wherever it is raised."""
 
 
+def rate_limited(exc: RateLimitedError) -> ApiError:
+    error = ApiError("RATE_LIMITED", exc.message)
+    error.extensions = {**(error.extensions or {}), "retryAfter": exc.retry_after}
+    return error
+
+
 class Context(BaseContext):
     def __init__(
         self,
@@ -52,12 +63,18 @@ class Context(BaseContext):
         correlation_id: str | None,
         principal: Principal | None,
         auth_error: str | None,
+        client_address: str | None = None,
     ) -> None:
         super().__init__()
         self.container = container
         self.correlation_id = correlation_id
         self._principal = principal
         self._auth_error = auth_error
+        self.client_address = client_address
+
+    @property
+    def authenticated(self) -> bool:
+        return self._principal is not None
 
     def principal(self) -> Principal:
         if self._principal is None:
@@ -77,6 +94,8 @@ async def invoke(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         raise forbidden(exc.message) from None
     except UnauthenticatedError as exc:
         raise unauthenticated(str(exc)) from None
+    except RateLimitedError as exc:
+        raise rate_limited(exc) from None
 
 
 async def query(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -120,6 +139,15 @@ def _parse_province(value: Any) -> str:
 
 Province = NewType("Province", str)
 
+
+def _aware(value: str) -> datetime:
+    parsed = dateutil.parser.isoparse(value)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        # Compared with stored times, a naive one would fail deep inside a resolver.
+        raise ValueError("a DateTime needs an offset, e.g. 2024-05-01T08:00:00+08:00 or ...Z")
+    return parsed
+
+
 # Custom scalars of the contract, registered on the schema config (strawberry's scalar_map).
 SCALARS: dict[object, ScalarDefinition] = {
     Province: strawberry.scalar(
@@ -127,6 +155,12 @@ SCALARS: dict[object, ScalarDefinition] = {
         description="ISO 3166-2:CN subdivision code without the CN- prefix, e.g. BJ, GD, SH",
         serialize=str,
         parse_value=_parse_province,
+    ),
+    datetime: strawberry.scalar(
+        name="DateTime",
+        description="Date with time (ISO-8601 with an offset)",
+        serialize=methodcaller("isoformat"),
+        parse_value=wrap_parser(_aware, "DateTime"),
     ),
 }
 

@@ -21,6 +21,7 @@ from api.graphql.access import AccessMutation, AccessQuery
 from api.graphql.audit import AuditQuery
 from api.graphql.base import SCALARS, ApiError, ScalarInputError
 from api.graphql.history.fields import HistoryMutation
+from api.graphql.introspection import AnonymousIntrospectionGuard
 from api.graphql.knowledge import KnowledgeMutation, KnowledgeQuery
 from api.graphql.metrics import GraphQLMetrics
 from api.graphql.statistics import StatisticsQuery
@@ -87,13 +88,22 @@ class SpoaSchema(strawberry.Schema):
                 )
 
 
-def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5000) -> Any:
+def build_schema(
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 5000,
+    anonymous_introspection: bool = True,
+) -> Any:
+    """The schema; `anonymous_introspection` False (outside dev mode) keeps `__schema` and
+    `__type` for authenticated callers."""
     valid_documents = ValidDocuments()  # per schema: its rules decide what is valid
+    guard = [] if anonymous_introspection else [AnonymousIntrospectionGuard]
     return SpoaSchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
+            *guard,
             lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),

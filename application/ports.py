@@ -81,6 +81,9 @@ class EventLog(Protocol):
 
 
 class ReadModelWaiter(Protocol):
-    def wait(self, projections: Sequence[str], position: int) -> bool:
-        """Wait, bounded, until the projections applied `position`; False on time-out."""
+    async def wait(self, projections: Sequence[str], position: int) -> None:
+        """Return once every projection has applied `position`, awaiting on the event loop (no
+        thread is held meanwhile). Raises `PositionBeyondHeadError` at once for a position no
+        event holds yet, and `ConsistencyTimeoutError` once the bound has passed
+        (`application.consistency`)."""
         ...

@@ -6,15 +6,20 @@ process keeps one LISTEN connection (started and stopped with the app's lifespan
 after a failure) that records the latest position of every projection and wakes the waits for
 it. Notifications are only the wake-up: the positions re-read on connecting and every poll
 interval after are the truth, so a lost notification delays a wait by at most that interval.
-Without its listener (a CLI, a test) a waiter re-reads the positions itself at that interval.
+Without a listener (a CLI, a test) a wait re-reads the positions itself at that interval.
+
+A process serves from one event loop; still, an app started on another loop with the same
+container (tests do) gets its own listener, and a wake-up crosses loops thread-safely.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -37,6 +42,17 @@ _POSITIONS = (
 _HEAD = "SELECT coalesce(max(notification_id), 0) FROM {}"
 
 
+@dataclass
+class _Loop:
+    """What one event loop's waits and listener use: only that loop's objects."""
+
+    loop: asyncio.AbstractEventLoop
+    moved: dict[str, asyncio.Event] = field(default_factory=dict)  # set when a projection moves
+    listener: asyncio.Task[None] | None = None
+    pool: AsyncConnectionPool[Any] | None = None
+    listening: bool = False
+
+
 class ProjectionWaiter:
     """Waits until projections have applied a store position (the application's
     `ReadModelWaiter`): at once when the known positions say so, else until a notification (or
@@ -48,24 +64,27 @@ class ProjectionWaiter:
         self._tables = {store: source.table for store, source in engine.sources.items()}
         self.timeout = timeout
         self._resync = resync_seconds
+        self._lock = threading.Lock()
         # Only ever raised, both: a position stays applied and a head only grows.
         self._known: dict[str, int] = {}
         self._heads: dict[str, int] = {}
-        self._moved: dict[str, asyncio.Event] = {}  # set (and replaced) when a projection moves
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._listener: asyncio.Task[None] | None = None
-        self._pool: AsyncConnectionPool[Any] | None = None
-        #: connected and following the notifications (else each wait re-reads on its own)
-        self.listening = False
+        self._loops: dict[asyncio.AbstractEventLoop, _Loop] = {}
         #: waits now pending (for tests and operators)
         self.waiting = 0
+
+    @property
+    def listening(self) -> bool:
+        """A listener is connected and following the notifications (else waits re-read)."""
+        with self._lock:
+            return any(state.listening for state in self._loops.values())
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Follow the positions from the running event loop (the app's lifespan)."""
-        if self._listener is not None:
+        state = self._here()
+        if state.listener is not None:
             return
-        self._pool = AsyncConnectionPool(
+        state.pool = AsyncConnectionPool(
             self._conninfo,
             min_size=1,
             max_size=QUERY_CONNECTIONS,
@@ -73,20 +92,23 @@ class ProjectionWaiter:
             kwargs={"autocommit": True},
             name="spoa-waits",
         )
-        await self._pool.open(wait=False)
-        self._listener = asyncio.create_task(self._listen(), name=LISTENER_NAME)
+        await state.pool.open(wait=False)
+        state.listener = asyncio.create_task(self._listen(state), name=LISTENER_NAME)
 
     async def stop(self) -> None:
-        task, self._listener = self._listener, None
+        state = self._here()
+        task, state.listener = state.listener, None
         if task is not None:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
-        pool, self._pool = self._pool, None
+        pool, state.pool = state.pool, None
         if pool is not None:
             await pool.close()
+        with self._lock:
+            self._loops.pop(state.loop, None)
 
-    async def _listen(self) -> None:
+    async def _listen(self, state: _Loop) -> None:
         while True:
             try:
                 async with await AsyncConnection.connect(
@@ -97,13 +119,13 @@ class ProjectionWaiter:
                     while True:
                         # Read after LISTEN: a step committed meanwhile is read or notified.
                         await self._read(conn)
-                        self.listening = True
+                        state.listening = True
                         async for note in conn.notifies(timeout=self._resync):
                             self._heard(note.payload)
             except Exception as exc:  # the waits re-read on their own until we are back
                 log.warning("projection positions: listening failed (%s); reconnecting", exc)
             finally:
-                self.listening = False
+                state.listening = False
             await asyncio.sleep(self._resync)
 
     # ---------------------------------------------------------------------- waits
@@ -114,22 +136,28 @@ class ProjectionWaiter:
         if all(self._known.get(n, 0) >= position for n in names):
             return
         await self._check_head({self._stores[n] for n in names}, position)
-        self.waiting += 1
+        with self._lock:
+            self.waiting += 1
         try:
             await self._until_applied(names, position)
         finally:
-            self.waiting -= 1
+            with self._lock:
+                self.waiting -= 1
 
     async def _until_applied(self, names: list[str], position: int) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
+        state = self._here()
+        deadline = state.loop.time() + self.timeout
         for name in names:
             while self._known.get(name, 0) < position:
-                remaining = deadline - loop.time()
+                remaining = deadline - state.loop.time()
                 if remaining <= 0:
                     reached = self._known.get(name, 0)
                     raise ConsistencyTimeoutError(name, reached, position, self.timeout)
-                moved = self._event(name)
+                moved = state.moved.setdefault(name, asyncio.Event())
+                # Again, now that the event is registered: a listener on another loop may have
+                # moved the position just before (it raises the position, then sets events).
+                if self._known.get(name, 0) >= position:
+                    break
                 try:
                     async with asyncio.timeout(min(remaining, self._resync)):
                         await moved.wait()
@@ -146,15 +174,20 @@ class ProjectionWaiter:
                 if position <= self._heads.get(store, 0):
                     continue  # learnt while this wait queued for the connection
                 head = await self._head(conn, store)
-            self._heads[store] = max(self._heads.get(store, 0), head)
+            self._raise(self._heads, store, head)
             if position > head:
                 raise PositionBeyondHeadError(position, head, store)
 
-    def _event(self, name: str) -> asyncio.Event:
+    def _here(self) -> _Loop:
+        """The running loop's state (a closed loop's is dropped: nothing of it can run)."""
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # events of another (finished) loop cannot be awaited here
-            self._loop, self._moved = loop, {}
-        return self._moved.setdefault(name, asyncio.Event())
+        with self._lock:
+            state = self._loops.get(loop)
+            if state is None:
+                for gone in [other for other in self._loops if other.is_closed()]:
+                    del self._loops[gone]
+                state = self._loops[loop] = _Loop(loop)
+            return state
 
     # ----------------------------------------------------------------- positions
     def _heard(self, payload: str) -> None:
@@ -163,13 +196,28 @@ class ProjectionWaiter:
             self._advance(name, int(position))
 
     def _advance(self, name: str, position: int) -> None:
-        store = self._stores[name]
-        self._heads[store] = max(self._heads.get(store, 0), position)
-        if position > self._known.get(name, 0):
-            self._known[name] = position
-            moved = self._moved.pop(name, None)
-            if moved is not None:
+        self._raise(self._heads, self._stores[name], position)
+        if not self._raise(self._known, name, position):
+            return
+        with self._lock:
+            states = list(self._loops.values())
+        here = asyncio.get_running_loop()
+        for state in states:
+            moved = state.moved.pop(name, None)
+            if moved is None:
+                continue
+            if state.loop is here:
                 moved.set()
+            else:
+                with suppress(RuntimeError):  # that loop closed meanwhile
+                    state.loop.call_soon_threadsafe(moved.set)
+
+    def _raise(self, values: dict[str, int], key: str, value: int) -> bool:
+        with self._lock:
+            if value <= values.get(key, 0):
+                return False
+            values[key] = value
+            return True
 
     async def _refresh(self) -> None:
         async with self._connection() as conn:
@@ -178,8 +226,7 @@ class ProjectionWaiter:
     async def _read(self, conn: AsyncConnection[Any]) -> None:
         """The truth: every store's head and every projection's position."""
         for store in self._tables:
-            head = await self._head(conn, store)
-            self._heads[store] = max(self._heads.get(store, 0), head)
+            self._raise(self._heads, store, await self._head(conn, store))
         cur = await conn.execute(_POSITIONS)
         for name, position in await cur.fetchall():
             if name in self._stores:
@@ -193,8 +240,9 @@ class ProjectionWaiter:
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:
-        if self._pool is not None:
-            async with self._pool.connection(timeout=self.timeout) as conn:
+        pool = self._here().pool
+        if pool is not None:
+            async with pool.connection(timeout=self.timeout) as conn:
                 yield conn
         else:
             async with await AsyncConnection.connect(self._conninfo, autocommit=True) as conn:

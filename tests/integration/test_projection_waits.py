@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -128,3 +129,26 @@ def test_without_its_listener_a_wait_polls(container: Container) -> None:
     asyncio.run(waiter.wait([NAME], position))
     step.join()
     assert not waiter.listening
+
+
+def test_a_listener_on_another_loop_wakes_the_wait(container: Container) -> None:
+    # Two apps on one container (as tests do): each loop's waits are woken thread-safely.
+    position = create(container, "fay")
+    waiter = ProjectionWaiter(container.engine, timeout=20, resync_seconds=60)
+    other = asyncio.new_event_loop()
+    serving = threading.Thread(target=other.run_forever)
+    serving.start()
+    try:
+        asyncio.run_coroutine_threadsafe(waiter.start(), other).result(10)
+        for _ in range(200):
+            if waiter.listening:
+                break
+            time.sleep(0.05)
+        step = later(0.3, lambda: container.engine.catch_up(NAME))
+        asyncio.run(waiter.wait([NAME], position))
+        step.join()
+    finally:
+        asyncio.run_coroutine_threadsafe(waiter.stop(), other).result(10)
+        other.call_soon_threadsafe(other.stop)
+        serving.join()
+        other.close()

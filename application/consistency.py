@@ -30,8 +30,8 @@ class ConsistencyTimeoutError(Exception):
 
     def __init__(self, projection: str, reached: int, wanted: int, timeout: float) -> None:
         super().__init__(
-            f"the {projection} read model reached position {reached}, not {wanted}, within"
-            f" {timeout:g} s; try again"
+            f"after {timeout:g} s the {projection} read model has applied up to position"
+            f" {reached}, not yet {wanted}; try again"
         )
         self.projection = projection
         self.position = reached

@@ -115,6 +115,15 @@ def test_a_wait_past_the_bound_is_an_error_not_stale_data(database_url: str) -> 
         assert (extensions["projection"], extensions["position"]) == ("tickets", reached)
         assert reached < position and str(position) in error["message"]
 
+        # The statistics CSV export waits the same way, and says so with a 503.
+        exported = gql.client.get(
+            "/exports/statistics/proxy-operations.csv",
+            params={"from": "2026-01-01", "to": "2026-01-31", "consistentWith": position},
+            headers={"Authorization": f"Bearer {gql.login('admin')}"},
+        )
+        assert exported.status_code == 503, exported.text
+        assert exported.json()["errors"][0]["extensions"]["code"] == "CONSISTENCY_TIMEOUT"
+
 
 def test_a_position_past_the_head_is_refused_at_once(database_url: str) -> None:
     # A bound far longer than the test: were it waited for, the answer would not be this one.

@@ -159,10 +159,11 @@ class SpoaGraphQLRouter(GraphQLRouter[Context, None]):
             for error in result.errors:
                 code = classify(error)
                 formatted = error.formatted
-                extensions = {"code": code}
-                if code == "RATE_LIMITED":
-                    extensions["retryAfter"] = (error.extensions or {}).get("retryAfter")
-                if code == "INTERNAL_SERVER_ERROR":
+                extensions: dict[str, Any] = {"code": code}
+                if code != "INTERNAL_SERVER_ERROR":
+                    # Our errors' details (where a consistentWith wait got to) reach the client.
+                    extensions = {**(error.extensions or {}), "code": code}
+                else:
                     # Nothing internal leaks: the message is generic, the log has the rest.
                     formatted["message"] = f"internal error (correlation id {cid})"
                 if cid:
@@ -196,12 +197,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await container.waiter.start()  # consistentWith follows the projections from here
         if in_process:
             container.start_projections()
         yield
         if container.runner is not None:
             container.runner.stop()
             container.runner = None
+        await container.waiter.stop()
         if on_shutdown is not None:
             on_shutdown()
 

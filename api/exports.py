@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 
 from application.access.service import UnauthenticatedError
 from application.authz import Principal
+from application.ports import ConsistencyTimeoutError
 from application.statistics.service import ProxyDimension, StatRow, TicketDimension
 from domain.access.permissions import Permission
 from domain.access.provinces import is_province
@@ -128,19 +129,24 @@ def exports_router(container: Container) -> APIRouter:
             return _error(401, "UNAUTHENTICATED", "authentication required", **unauthenticated)
         params = request.query_params
 
-        def run() -> tuple[str, list[str], list[StatRow]]:
+        def ask() -> tuple[Principal, date, date, list[Any], str | None, int | None]:
             # Who is asking comes first: a stranger learns nothing, not even about parameters.
             principal: Principal = container.access.authenticate(token, correlation_id.get())
             principal.require(Permission.STATISTICS_READ)
             first, last = _date(params, "from"), _date(params, "to")
             dimensions = parse_dimensions(params, kind)
-            province = _province(params)
-            service.open(principal, _consistent_with(params))
-            rows = fetch(principal, first, last, dimensions, province)
-            return f"{filename}-{first}-{last}.csv", [d.value for d in dimensions], rows
+            return principal, first, last, dimensions, _province(params), _consistent_with(params)
 
         try:
-            name, dimensions, rows = await anyio.to_thread.run_sync(run)
+            asked = await anyio.to_thread.run_sync(ask)
+            principal, first, last, dimensions, province, position = asked
+            # Awaited on the event loop: waiting for the statistics holds no worker thread.
+            await service.open(principal, position)
+            rows = await anyio.to_thread.run_sync(
+                lambda: fetch(principal, first, last, dimensions, province)
+            )
+        except ConsistencyTimeoutError as exc:
+            return _error(503, "CONSISTENCY_TIMEOUT", str(exc), **{"Retry-After": "1"})
         except UnauthenticatedError as exc:
             return _error(401, "UNAUTHENTICATED", str(exc), **unauthenticated)
         except PermissionDeniedError as exc:
@@ -149,12 +155,12 @@ def exports_router(container: Container) -> APIRouter:
             return _error(400, "BAD_USER_INPUT", str(exc))
         except DomainError as exc:
             return _error(400, "BAD_USER_INPUT", exc.message)
-        body = render_csv(dimensions, rows)
+        body = render_csv([d.value for d in dimensions], rows)
         return Response(
             body,
             media_type="text/csv; charset=utf-8",
             headers={
-                "Content-Disposition": f'attachment; filename="{name}"',
+                "Content-Disposition": f'attachment; filename="{filename}-{first}-{last}.csv"',
                 "Cache-Control": "private, no-store",
                 "X-Content-Type-Options": "nosniff",
             },

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from domain.shared import ValidationError
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -83,8 +85,11 @@ class EventLog(Protocol):
 
 
 class ReadModelWaiter(Protocol):
-    def wait(self, projections: Sequence[str], position: int) -> bool:
-        """Wait, bounded, until the projections applied `position`; False on time-out."""
+    async def wait(self, projections: Sequence[str], position: int) -> None:
+        """Return once every projection has applied `position`, awaiting on the event loop (no
+        thread is held meanwhile). Raises `PositionBeyondHeadError` at once for a position no
+        event holds yet, and `ConsistencyTimeoutError` once the bound has passed
+        (`application.consistency`)."""
         ...
 
 
@@ -99,3 +104,29 @@ class RateLimitedError(Exception):
         super().__init__(message)
         self.message = message
         self.retry_after = max(1, math.ceil(retry_after))
+
+
+class PositionBeyondHeadError(ValidationError):
+    """`consistentWith` names a position no event holds yet: waiting could never end well."""
+
+    def __init__(self, position: int, head: int, store: str) -> None:
+        super().__init__(
+            f"consistentWith {position} is beyond the {store} store's head {head}:"
+            " no event is stored at that position",
+            field=["consistentWith"],
+        )
+        self.position = position
+        self.head = head
+
+
+class ConsistencyTimeoutError(Exception):
+    """A read model did not apply the position within the bound; its answer would be stale."""
+
+    def __init__(self, projection: str, reached: int, wanted: int, timeout: float) -> None:
+        super().__init__(
+            f"after {timeout:g} s the {projection} read model has applied up to position"
+            f" {reached}, not yet {wanted}; try again"
+        )
+        self.projection = projection
+        self.position = reached
+        self.wanted = wanted

@@ -31,6 +31,7 @@ from domain.access.account import Account
 from infra.audit_export import AuditExporter, offline_mapper, replay_export
 from infra.audit_verify import ChainVerifier, load_anchors
 from infra.blobs import PeriodicDocumentSweep, PgDocumentStore
+from infra.consistency import ProjectionWaiter
 from infra.database import ConnectionParams, EmbeddedPostgres
 from infra.event_log import PgEventLog
 from infra.metrics import Metrics
@@ -49,7 +50,7 @@ from projections.knowledge.faqs import FaqDocumentReferences, FaqQueries, FaqsPr
 from projections.runtime.base import Projection, StoreSource
 from projections.runtime.engine import ProjectionEngine
 from projections.runtime.rebuild import Rebuilds
-from projections.runtime.runner import ProjectionRunner, wait_for_position
+from projections.runtime.runner import ProjectionRunner
 from projections.runtime.status import ProjectionStatus, failing_longer_than
 from projections.statistics.projection import StatisticsProjection, StatisticsQueries
 from projections.subscribers import SubscribersProjection, SubscriberSummaries
@@ -74,15 +75,6 @@ def all_projections() -> list[Projection]:
         AuditChainProjection(),
         StatisticsProjection(),
     ]
-
-
-class ProjectionWaiter:
-    def __init__(self, status: ProjectionStatus, timeout: float) -> None:
-        self._status = status
-        self._timeout = timeout
-
-    def wait(self, projections: Any, position: int) -> bool:
-        return wait_for_position(self._status, list(projections), position, self._timeout)
 
 
 class Container:
@@ -139,7 +131,10 @@ class Container:
                 settings.sso_max_lifetime_seconds,
                 self.clock,
             )
-        self.waiter = ProjectionWaiter(self.projection_status, settings.consistency_timeout_seconds)
+        # consistentWith: awaited on the event loop; the app's lifespan starts its listener.
+        self.waiter = ProjectionWaiter(
+            self.engine, settings.consistency_timeout_seconds, settings.projection_poll_seconds
+        )
         self.access = AccessService(
             store=self.core,
             hasher=self.hasher,

@@ -80,13 +80,16 @@ class Settings(BaseSettings):
     )
     page_max: int = Field(default=500, description="Cap on `first`")
     consistency_timeout_seconds: float = Field(
-        default=5.0, description="Max wait for consistentWith"
+        default=5.0, description="Max wait for consistentWith, then CONSISTENCY_TIMEOUT"
     )
     projections_in_process: bool = Field(
         default=True, description="Run projection runners inside `spoa serve`"
     )
     projection_page_size: int = Field(default=2000, ge=1, description="Events per projection page")
-    projection_poll_seconds: float = Field(default=1.0, description="Polling interval (truth)")
+    projection_poll_seconds: float = Field(
+        default=1.0,
+        description="Polling interval (truth), of the runners and the consistentWith waits",
+    )
     projection_batch_seconds: float = Field(
         default=0.05,
         ge=0,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from operator import methodcaller
 from typing import Any, NewType, ParamSpec, TypeVar
@@ -18,7 +18,7 @@ from strawberry.types.scalar import ScalarDefinition
 from api.blocking import run_blocking
 from application.access.service import UnauthenticatedError
 from application.authz import Principal
-from application.ports import RateLimitedError
+from application.ports import ConsistencyTimeoutError, RateLimitedError
 from domain.access.provinces import is_province
 from domain.shared import DomainError, PermissionDeniedError, ValidationError
 from infra.bootstrap import Container
@@ -28,10 +28,10 @@ P = ParamSpec("P")
 
 
 class ApiError(GraphQLError):
-    """A GraphQL error with a stable extensions.code."""
+    """A GraphQL error with a stable extensions.code (and any details beside it)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, extensions={"code": code})
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        super().__init__(message, extensions={"code": code, **details})
 
 
 def unauthenticated(message: str = "authentication required") -> ApiError:
@@ -102,6 +102,22 @@ async def query(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Like invoke, for queries: a broken rule in a query is bad input."""
     try:
         return await invoke(fn, *args, **kwargs)
+    except DomainError as exc:
+        raise bad_input(exc.message) from None
+
+
+async def consistent(wait: Awaitable[None]) -> None:
+    """Await an application's consistentWith step on the event loop, before the query runs in
+    a worker thread (so a long wait holds no thread); a read model that stays behind is a
+    CONSISTENCY_TIMEOUT error, never stale data."""
+    try:
+        await wait
+    except ConsistencyTimeoutError as exc:
+        raise ApiError(
+            "CONSISTENCY_TIMEOUT", str(exc), projection=exc.projection, position=exc.position
+        ) from None
+    except PermissionDeniedError as exc:
+        raise forbidden(exc.message) from None
     except DomainError as exc:
         raise bad_input(exc.message) from None
 

@@ -15,6 +15,7 @@ from api.graphql.base import (
     Context,
     PageInfo,
     UserError,
+    consistent,
     ctx,
     first_arg,
     invoke,
@@ -210,14 +211,10 @@ class KnowledgeQuery:
     ) -> FaqHitConnection:
         c = ctx(info)
         limit = first_arg(c.container, first)
+        principal = c.principal()
+        await consistent(c.container.knowledge.wait_for_search(principal, query, consistent_with))
         page = await run_query(
-            c.container.knowledge.search,
-            c.principal(),
-            query,
-            category,
-            limit,
-            after,
-            consistent_with,
+            c.container.knowledge.search, principal, query, category, limit, after
         )
         return FaqHitConnection(
             nodes=[
@@ -233,7 +230,9 @@ class KnowledgeQuery:
         self, info: Info[Context, Any], consistent_with: int | None = None
     ) -> list[SupportContact]:
         c = ctx(info)
-        views = await run_query(c.container.contacts.list, c.principal(), consistent_with)
+        principal = c.principal()
+        await consistent(c.container.contacts.wait_for_list(principal, consistent_with))
+        views = await run_query(c.container.contacts.list, principal)
         return [SupportContact.of(v) for v in views]
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from api.graphql.base import Context, Province, ctx, invoke, query
+from api.graphql.base import Context, Province, consistent, ctx, query
 from application.authz import Principal
 from application.statistics.service import ProxyDimension, TicketDimension
 from application.statistics.service import StatRow as StatRowView
@@ -128,5 +128,5 @@ class StatisticsQuery:
     ) -> Statistics:
         c = ctx(info)
         principal = c.principal()
-        await invoke(c.container.statistics.open, principal, consistent_with)
+        await consistent(c.container.statistics.open(principal, consistent_with))
         return Statistics(principal=principal)

@@ -12,6 +12,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from application.authz import Principal
+from application.consistency import wait_until_applied
 from application.history.validation import BatchValidator, RecordError
 from application.ports import EventLog, ReadModelWaiter
 from application.unit_of_work import save
@@ -149,13 +150,17 @@ class HistoryService:
         return self.feed_log.last_position(batch_id_for(source, batch_id))
 
     # ------------------------------------------------------------------ queries
-    def _consistent(
-        self, consistent_with: int | None, projection: str = HISTORY_PROJECTION
+    async def wait_for_records(self, consistent_with: int | None) -> None:
+        """Before `records`: until the history read model has applied the feed position."""
+        await wait_until_applied(self.waiter, [HISTORY_PROJECTION], consistent_with)
+
+    async def wait_for_usage_counts(
+        self, first_day: date, last_day: date, consistent_with: int | None
     ) -> None:
-        # Bounded wait; after the bound the query answers with what is applied so far (the
-        # same rule as every other consistentWith in the API).
-        if consistent_with is not None:
-            self.waiter.wait([projection], consistent_with)
+        """Before `usage_counts`: a bad range is refused at once, else wait until the daily
+        counts have applied the feed position."""
+        _check_range(first_day, last_day)
+        await wait_until_applied(self.waiter, [USAGE_PROJECTION], consistent_with)
 
     def records(
         self,
@@ -166,24 +171,23 @@ class HistoryService:
         after: tuple[str, int, int] | None,
         limit: int,
         channel: str | None = None,
-        consistent_with: int | None = None,
     ) -> list[dict[str, Any]]:
         """One page, newest first. The caller already resolved (and authorised) the subscriber."""
-        self._consistent(consistent_with)
         return self.read_model.page(kind, msisdn, start, end, after, limit, channel)
 
-    def usage_counts(
-        self, msisdn: str, first_day: date, last_day: date, consistent_with: int | None = None
-    ) -> dict[str, int]:
-        if last_day < first_day:
-            raise DomainError("`to` must not be before `from`", code="INVALID_RANGE", field=["to"])
-        if (last_day - first_day).days > 3660:
-            raise DomainError(
-                "the range may span at most ten years", code="INVALID_RANGE", field=["to"]
-            )
-        self._consistent(consistent_with, USAGE_PROJECTION)
+    def usage_counts(self, msisdn: str, first_day: date, last_day: date) -> dict[str, int]:
+        _check_range(first_day, last_day)
         return self.read_model.usage_counts(msisdn, first_day, last_day)
 
     def points(self, msisdn: str) -> tuple[int, int]:
         """(balance, level) from the subscriber's latest points record; (0, 0) when none."""
         return self.read_model.points([msisdn]).get(msisdn, (0, 0))
+
+
+def _check_range(first_day: date, last_day: date) -> None:
+    if last_day < first_day:
+        raise DomainError("`to` must not be before `from`", code="INVALID_RANGE", field=["to"])
+    if (last_day - first_day).days > 3660:
+        raise DomainError(
+            "the range may span at most ten years", code="INVALID_RANGE", field=["to"]
+        )

@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 
 from application.authz import Principal
+from application.consistency import wait_until_applied
 from application.ports import ReadModelWaiter
 from application.unit_of_work import get_or_raise, run_command, save
 from domain.access.permissions import Permission
@@ -103,8 +104,12 @@ class SupportContactService:
         found: SupportContact = get_or_raise(self.store, contact_id, "contact")
         return found
 
-    def list(self, principal: Principal, consistent_with: int | None = None) -> list[ContactView]:
+    async def wait_for_list(self, principal: Principal, consistent_with: int | None) -> None:
+        """Before `list`, for a caller who may read contacts: until the contacts read model
+        has applied `consistent_with`."""
         principal.require(Permission.CONTACT_READ)
-        if consistent_with is not None:
-            self.waiter.wait(CONTACT_PROJECTIONS, consistent_with)
+        await wait_until_applied(self.waiter, CONTACT_PROJECTIONS, consistent_with)
+
+    def list(self, principal: Principal) -> list[ContactView]:
+        principal.require(Permission.CONTACT_READ)
         return [ContactView.of(row) for row in self.contacts.list()]

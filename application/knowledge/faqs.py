@@ -13,6 +13,7 @@ from eventsourcing.application import Application
 
 from application.audit.ports import AggregateAsOf
 from application.authz import Principal
+from application.consistency import wait_until_applied
 from application.knowledge.ports import DocumentReferences, DocumentStore
 from application.pagination import CursorCodec
 from application.ports import Clock, ReadModelWaiter
@@ -276,6 +277,15 @@ class KnowledgeService:
         faq = self.aggregates_as_of.aggregate_at("Faq", faq_id, at)
         return FaqView.of(faq) if isinstance(faq, Faq) and not faq.removed else None
 
+    async def wait_for_search(
+        self, principal: Principal, text: str, consistent_with: int | None
+    ) -> None:
+        """Before `search`: who may not read FAQs, or asks badly, is refused at once; else
+        wait until the FAQ read models have applied `consistent_with`."""
+        principal.require(Permission.FAQ_READ)
+        parse_query(text)
+        await wait_until_applied(self.waiter, FAQ_PROJECTIONS, consistent_with)
+
     def search(
         self,
         principal: Principal,
@@ -283,14 +293,11 @@ class KnowledgeService:
         category: str | None,
         limit: int,
         after: str | None = None,
-        consistent_with: int | None = None,
     ) -> FaqSearchPage:
         """Live FAQs matching every term, title matches first; blank text lists them all."""
         principal.require(Permission.FAQ_READ)
         query = parse_query(text)
         wanted = category.strip() if category and category.strip() else None
-        if consistent_with is not None:
-            self.waiter.wait(FAQ_PROJECTIONS, consistent_with)
         if not query.terms and not query.blank:
             return FaqSearchPage([], 0, None, False)
         kind = f"searchFaqs:{query.fingerprint}:{wanted or ''}"

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from application.authz import Principal
+from application.consistency import wait_until_applied
 from application.ports import Clock, ReadModelWaiter
 from domain.access.permissions import Permission
 from domain.shared import ValidationError
@@ -109,12 +110,12 @@ class StatisticsService:
         self.waiter = waiter
         self.clock = clock
 
-    def open(self, principal: Principal, consistent_with: int | None = None) -> None:
+    async def open(self, principal: Principal, consistent_with: int | None = None) -> None:
         """The `statistics` entry point: may the caller read statistics at all; and, with
-        `consistent_with`, wait (bounded) until the statistics applied that core position."""
+        `consistent_with`, wait (bounded, on the event loop) until the statistics applied that
+        core position."""
         principal.require(_READ)
-        if consistent_with:
-            self.waiter.wait([STATISTICS_PROJECTION], consistent_with)
+        await wait_until_applied(self.waiter, [STATISTICS_PROJECTION], consistent_with)
 
     def proxy_operations(
         self,

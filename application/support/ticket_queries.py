@@ -17,6 +17,7 @@ from eventsourcing.application import Application
 from application.audit.ports import AggregateAsOf
 from application.audit.service import AuditEntry, to_entry
 from application.authz import Principal
+from application.consistency import wait_until_applied
 from application.ports import Clock, EventLog, ReadModelWaiter
 from application.support.tickets import load_ticket
 from domain.access.permissions import Permission
@@ -246,13 +247,17 @@ class TicketQueryService:
         recorded = self.core_log.stream(ticket_id, after_version, limit)
         return [to_entry(r, str(ticket_id)) for r in recorded]
 
+    async def wait_for_changes(self, principal: Principal, consistent_with: int | None) -> None:
+        """Before `changes`, for a caller who may read them: until the read models it reads
+        have applied `consistent_with`."""
+        principal.require(_READ)
+        principal.require(Permission.SUBSCRIBER_READ)
+        await wait_until_applied(
+            self.waiter, [CITATIONS_PROJECTION, SUBSCRIBERS_PROJECTION], consistent_with
+        )
+
     def changes(
-        self,
-        principal: Principal,
-        ticket_id: UUID,
-        after_position: int,
-        limit: int,
-        consistent_with: int | None = None,
+        self, principal: Principal, ticket_id: UUID, after_position: int, limit: int
     ) -> list[AuditEntry]:
         """The changes to subscribers that cite the ticket (ChangeContext.ticketId), oldest
         first (Ticket.changes). The ticket must be readable; the changes listed are those to
@@ -262,11 +267,17 @@ class TicketQueryService:
         ticket = load_ticket(self.store, ticket_id)
         principal.require_in_province(_READ, ticket.province)
         province = principal.require(Permission.SUBSCRIBER_READ)
-        if consistent_with:
-            self.waiter.wait([CITATIONS_PROJECTION, SUBSCRIBERS_PROJECTION], consistent_with)
         cited = self.citations.citations(ticket_id, province, after_position, limit)
         msisdns = dict(cited)
         return [to_entry(r, msisdns[r.position]) for r in self.core_log.at(list(msisdns))]
+
+    async def wait_for_search(
+        self, principal: Principal, f: TicketFilter, consistent_with: int | None
+    ) -> None:
+        """Before `search`: who may not list, or asks badly, is refused at once; else wait
+        until the ticket list has applied `consistent_with`."""
+        _checked_filter(principal, f)
+        await wait_until_applied(self.waiter, [TICKETS_PROJECTION], consistent_with)
 
     def search(
         self,
@@ -274,18 +285,20 @@ class TicketQueryService:
         f: TicketFilter,
         after: tuple[datetime, UUID] | None,
         limit: int,
-        consistent_with: int | None = None,
     ) -> tuple[list[TicketView], int]:
         """Newest first; the total counts every match, within the caller's province scope."""
-        province = principal.list_scope(_READ, f.province)
-        text = (f.text or "").strip() or None
-        if text is not None and len(text) > MAX_SEARCH_TEXT:
-            raise ValidationError(
-                f"search text must be at most {MAX_SEARCH_TEXT} characters", field=["text"]
-            )
-        f = replace(f, province=province, text=text, msisdn=validate_msisdn(f.msisdn))
-        if consistent_with:
-            self.waiter.wait([TICKETS_PROJECTION], consistent_with)
+        f = _checked_filter(principal, f)
         now = self.clock.now()
         rows, total = self.read_model.search(f, now, after, limit)
         return [view_from_row(r, now) for r in rows], total
+
+
+def _checked_filter(principal: Principal, f: TicketFilter) -> TicketFilter:
+    """The filter within the caller's province scope, its text trimmed and msisdn checked."""
+    province = principal.list_scope(_READ, f.province)
+    text = (f.text or "").strip() or None
+    if text is not None and len(text) > MAX_SEARCH_TEXT:
+        raise ValidationError(
+            f"search text must be at most {MAX_SEARCH_TEXT} characters", field=["text"]
+        )
+    return replace(f, province=province, text=text, msisdn=validate_msisdn(f.msisdn))

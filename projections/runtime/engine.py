@@ -6,6 +6,9 @@ while the active one keeps serving, then swaps the `rm` views in one transaction
 (`runner`) drive it; rebuilds (`rebuild.Rebuilds`) and status queries (`status.ProjectionStatus`)
 take an engine and are held by their callers; the registry's tables are in `registry`.
 
+A live step notifies `POSITIONS_CHANNEL` with the position it committed, which wakes the
+`consistentWith` waits of every serving process (`infra.consistency`).
+
 A step refuses tables newer than its code (`ProjectionVersionError`), and records the version
 it saw, so the runner's leader knows to rebuild tables older than the code (`needs_rebuild`).
 """
@@ -26,6 +29,8 @@ from projections.runtime.registry import ProjectionVersionError, generation_sche
 
 ProgressCallback = Callable[[int, int], None]
 RECENT_EVENTS = 10_000  # decoded events kept for the other runners reading the same pages
+#: the channel a live step notifies at commit, payload `<projection>:<position>`
+POSITIONS_CHANNEL = "spoa_projection"
 
 
 class ProjectionEngine:
@@ -193,10 +198,14 @@ class ProjectionEngine:
             envelopes = self._recorded(projection, page)
             if envelopes:
                 projection.apply(cur, generation_schema(name, generation), envelopes)
+            # Tells every serving process's waiter (`consistentWith`) the new position. NOTIFY is
+            # delivered at commit, so no waiter is woken for a page that rolls back; in the
+            # RETURNING, it costs no round trip of its own.
             cur.execute(
                 "UPDATE projection_tracking SET position = %s, updated_at = now()"
-                " WHERE name = %s AND generation = %s",
-                (last, name, generation),
+                " WHERE name = %s AND generation = %s"
+                " RETURNING pg_notify(%s, name || ':' || position)",
+                (last, name, generation, POSITIONS_CHANNEL),
                 prepare=True,
             )
             return int(last - position)

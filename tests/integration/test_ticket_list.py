@@ -3,6 +3,7 @@ and a rebuild from position 0 that equals the live read model."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -177,9 +178,9 @@ def test_consistent_with_waits_for_the_projection(container: Container) -> None:
     try:
         ticket_id = draft(container, p["gd.agent"], title="读己之写")
         position = container.tickets.submit(p["gd.agent"], ticket_id).position
-        views, total = container.ticket_queries.search(
-            p["admin"], TicketFilter(text="读己之写"), None, 10, consistent_with=position
-        )
+        wanted = TicketFilter(text="读己之写")
+        asyncio.run(container.ticket_queries.wait_for_search(p["admin"], wanted, position))
+        views, total = container.ticket_queries.search(p["admin"], wanted, None, 10)
         assert total == 1 and views[0].status == "SUBMITTED"
     finally:
         runner.stop()

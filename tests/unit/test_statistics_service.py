@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from dataclasses import dataclass
@@ -48,9 +49,8 @@ class FakeWaiter:
     def __init__(self) -> None:
         self.waited: list[tuple[list[str], int]] = []
 
-    def wait(self, projections: Any, position: int) -> bool:
+    async def wait(self, projections: Any, position: int) -> None:
         self.waited.append((list(projections), position))
-        return True
 
 
 @dataclass
@@ -106,7 +106,7 @@ def test_unscoped_callers_see_every_province_or_the_one_they_ask_for(who: Any) -
 def test_the_platform_may_not_read_statistics() -> None:
     svc, _ = service()
     with pytest.raises(PermissionDeniedError):
-        svc.open(PLATFORM)
+        asyncio.run(svc.open(PLATFORM))
     with pytest.raises(PermissionDeniedError):
         svc.proxy_operations(PLATFORM, D1, D2, [])
 
@@ -115,8 +115,8 @@ def test_open_waits_for_the_statistics_projection_only_when_asked() -> None:
     rm = FakeReadModel()
     waiter = FakeWaiter()
     svc = StatisticsService(rm, waiter, FixedClock())
-    svc.open(ADMIN)
-    svc.open(ADMIN, 42)
+    asyncio.run(svc.open(ADMIN))
+    asyncio.run(svc.open(ADMIN, 42))
     assert waiter.waited == [(["statistics"], 42)]
 
 

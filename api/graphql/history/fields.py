@@ -14,6 +14,7 @@ from api.graphql.base import (
     PageInfo,
     UserError,
     bad_input,
+    consistent,
     ctx,
     first_arg,
     mutate,
@@ -62,16 +63,9 @@ async def history_page(
             raise bad_input(exc.message) from None
         except (TypeError, ValueError):
             raise bad_input("invalid cursor") from None
+    await consistent(c.container.history.wait_for_records(consistent_with))
     rows = await query(
-        c.container.history.records,
-        kind,
-        msisdn,
-        start,
-        end,
-        keyset,
-        limit + 1,
-        channel,
-        consistent_with,
+        c.container.history.records, kind, msisdn, start, end, keyset, limit + 1, channel
     )
     has_next = len(rows) > limit
     rows = rows[:limit]
@@ -167,9 +161,9 @@ class SubscriberHistory:
         consistent_with: int | None = None,
     ) -> UsageCounts:
         c = ctx(info)
-        counts = await query(
-            c.container.history.usage_counts, self.msisdn, from_, to, consistent_with
-        )
+        history = c.container.history
+        await consistent(history.wait_for_usage_counts(from_, to, consistent_with))
+        counts = await query(history.usage_counts, self.msisdn, from_, to)
         return UsageCounts(from_=from_, to=to, **counts)
 
 

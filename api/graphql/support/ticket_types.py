@@ -17,6 +17,7 @@ from api.graphql.base import (
     PageInfo,
     Province,
     UserError,
+    consistent,
     ctx,
     first_arg,
     int_cursor,
@@ -157,13 +158,14 @@ class Ticket:
         limit = first_arg(c.container, first)
         kind = f"ticket-changes:{self.id}"
         after_position = 0 if after is None else int_cursor(c.container, kind, after)
+        principal = c.principal()
+        await consistent(c.container.ticket_queries.wait_for_changes(principal, consistent_with))
         entries = await run_query(
             c.container.ticket_queries.changes,
-            c.principal(),
+            principal,
             UUID(str(self.id)),
             after_position,
             limit + 1,
-            consistent_with,
         )
         return connection(entries, limit, lambda e: c.container.cursors.encode(kind, e.position))
 

@@ -9,7 +9,16 @@ import strawberry
 from strawberry.types import Info
 
 from api.graphql.access import parse_id
-from api.graphql.base import Context, PageInfo, bad_input, ctx, first_arg, mutate, query
+from api.graphql.base import (
+    Context,
+    PageInfo,
+    bad_input,
+    consistent,
+    ctx,
+    first_arg,
+    mutate,
+    query,
+)
 from api.graphql.support.ticket_types import (
     SaveTicketDraftInput,
     Ticket,
@@ -84,14 +93,10 @@ class TicketQuery:
     ) -> TicketConnection:
         c = ctx(info)
         limit = first_arg(c.container, first)
-        views, total = await query(
-            c.container.ticket_queries.search,
-            c.principal(),
-            _to_filter(filter),
-            _decode_after(c, after),
-            limit + 1,
-            consistent_with,
-        )
+        principal, keyset, wanted = c.principal(), _decode_after(c, after), _to_filter(filter)
+        service = c.container.ticket_queries
+        await consistent(service.wait_for_search(principal, wanted, consistent_with))
+        views, total = await query(service.search, principal, wanted, keyset, limit + 1)
         has_next = len(views) > limit
         views = views[:limit]
         end = (

@@ -26,7 +26,7 @@ from projections.runtime.rebuild import Rebuilds
 from projections.runtime.registry import ProjectionVersionError
 from projections.runtime.runner import ProjectionRunner, wait_for_position
 from projections.runtime.status import ProjectionStatus
-from tests.integration.test_projection_runtime import (
+from tests.integration.projection_world import (
     NAME,
     CrashingAccounts,
     SimulatedCrashError,

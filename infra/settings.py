@@ -51,6 +51,20 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = Field(default=5000, description="Max tokens per document")
     graphql_max_body_bytes: int = Field(default=1_000_000, description="Max GraphQL body size")
     page_max: int = Field(default=500, description="Cap on `first`")
+    query_max_cost: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most a GraphQL request may cost (items it may resolve), else QUERY_TOO_COSTLY",
+    )
+    statistics_max_rows: int = Field(
+        default=10_000, ge=1, description="Most rows one statistics field or export may produce"
+    )
+    expensive_per_account: int = Field(
+        default=2,
+        ge=1,
+        description="Statistics, exports, searches and event pages one account may run at once"
+        " per process; more are RATE_LIMITED",
+    )
     consistency_timeout_seconds: float = Field(
         default=5.0, description="Max wait for consistentWith"
     )

@@ -22,7 +22,7 @@ from api.blocking import run_blocking
 from api.documents import install_documents
 from api.exports import install_exports
 from api.graphql.base import Context
-from api.graphql.schema import build_schema, classify
+from api.graphql.schema import build_schema, classify, public_extensions
 from api.graphql_http import GraphQLFastPath
 from api.ingest import router as ingest_router
 from api.metrics import install_metrics
@@ -148,7 +148,7 @@ class SpoaGraphQLRouter(GraphQLRouter[Context, None]):
             for error in result.errors:
                 code = classify(error)
                 formatted = error.formatted
-                extensions = {"code": code}
+                extensions = {**public_extensions(error), "code": code}
                 if code == "INTERNAL_SERVER_ERROR":
                     # Nothing internal leaks: the message is generic, the log has the rest.
                     formatted["message"] = f"internal error (correlation id {cid})"
@@ -216,7 +216,11 @@ def create_app(
         return Context(container, cid, principal, auth_error)
 
     schema = build_schema(
-        settings.graphql_max_depth, settings.graphql_max_aliases, settings.graphql_max_tokens
+        settings.graphql_max_depth,
+        settings.graphql_max_aliases,
+        settings.graphql_max_tokens,
+        max_cost=settings.query_max_cost,
+        page_max=settings.page_max,
     )
     graphql = SpoaGraphQLRouter(
         schema,

@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 
 from application.access.service import UnauthenticatedError
 from application.authz import Principal
+from application.limits import RateLimitedError
 from application.statistics.service import ProxyDimension, StatRow, TicketDimension
 from domain.access.permissions import Permission
 from domain.access.provinces import is_province
@@ -128,28 +129,32 @@ def exports_router(container: Container) -> APIRouter:
             return _error(401, "UNAUTHENTICATED", "authentication required", **unauthenticated)
         params = request.query_params
 
-        def run() -> tuple[str, list[str], list[StatRow]]:
+        def run() -> tuple[str, bytes]:
             # Who is asking comes first: a stranger learns nothing, not even about parameters.
             principal: Principal = container.access.authenticate(token, correlation_id.get())
             principal.require(Permission.STATISTICS_READ)
             first, last = _date(params, "from"), _date(params, "to")
             dimensions = parse_dimensions(params, kind)
             province = _province(params)
-            service.open(principal, _consistent_with(params))
-            rows = fetch(principal, first, last, dimensions, province)
-            return f"{filename}-{first}-{last}.csv", [d.value for d in dimensions], rows
+            with container.expensive.hold(principal):
+                service.open(principal, _consistent_with(params))
+                rows = fetch(principal, first, last, dimensions, province)
+            # Rendered here too, in the worker thread: up to SPOA_STATISTICS_MAX_ROWS rows.
+            body = render_csv([d.value for d in dimensions], rows)
+            return f"{filename}-{first}-{last}.csv", body
 
         try:
-            name, dimensions, rows = await anyio.to_thread.run_sync(run)
+            name, body = await anyio.to_thread.run_sync(run)
         except UnauthenticatedError as exc:
             return _error(401, "UNAUTHENTICATED", str(exc), **unauthenticated)
         except PermissionDeniedError as exc:
             return _error(403, "FORBIDDEN", exc.message)
+        except RateLimitedError as exc:
+            return _error(429, "RATE_LIMITED", str(exc))
         except ExportInputError as exc:
             return _error(400, "BAD_USER_INPUT", str(exc))
         except DomainError as exc:
             return _error(400, "BAD_USER_INPUT", exc.message)
-        body = render_csv(dimensions, rows)
         return Response(
             body,
             media_type="text/csv; charset=utf-8",

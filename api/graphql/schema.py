@@ -20,6 +20,7 @@ from strawberry.types import ExecutionContext
 from api.graphql.access import AccessMutation, AccessQuery
 from api.graphql.audit import AuditQuery
 from api.graphql.base import SCALARS, ApiError
+from api.graphql.budget import CostPlans, RequestBudget
 from api.graphql.history.fields import HistoryMutation
 from api.graphql.knowledge import KnowledgeMutation, KnowledgeQuery
 from api.graphql.metrics import GraphQLMetrics
@@ -61,7 +62,9 @@ def classify(error: GraphQLError) -> str:
     original = error.original_error
     if isinstance(original, ApiError):
         return str((original.extensions or {}).get("code"))
-    if isinstance(error, ApiError) or (error.extensions or {}).get("code"):
+    if isinstance(error, ApiError) or (original is None and (error.extensions or {}).get("code")):
+        # Not a code found on some other exception: graphql-core copies any exception's
+        # `extensions` onto its error, and that is no reason to show its message.
         return str((error.extensions or {}).get("code"))
     if original is None or (
         isinstance(original, ValueError | TypeError | GraphQLError) and error.path is None
@@ -72,6 +75,13 @@ def classify(error: GraphQLError) -> str:
     if isinstance(original, ValueError) and "province" in str(original):
         return "BAD_USER_INPUT"
     return "INTERNAL_SERVER_ERROR"
+
+
+def public_extensions(error: GraphQLError) -> dict[str, Any]:
+    """The extensions our own errors carry (cost, limit, ...), for the client as they are;
+    other errors' extensions are not ours to show."""
+    own = error.original_error if isinstance(error.original_error, ApiError) else error
+    return dict(own.extensions or {}) if isinstance(own, ApiError) else {}
 
 
 class SpoaSchema(strawberry.Schema):
@@ -87,8 +97,15 @@ class SpoaSchema(strawberry.Schema):
                 )
 
 
-def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5000) -> Any:
+def build_schema(
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 5000,
+    max_cost: int = 10_000,
+    page_max: int = 500,
+) -> Any:
     valid_documents = ValidDocuments()  # per schema: its rules decide what is valid
+    cost_plans = CostPlans(page_max)
     return SpoaSchema(
         query=Query,
         mutation=Mutation,
@@ -99,6 +116,7 @@ def build_schema(max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: ParserCache(maxsize=512),
             lambda: QueryValidationCache(valid_documents),
+            lambda: RequestBudget(cost_plans, max_cost),
             GraphQLMetrics,
         ],
     )

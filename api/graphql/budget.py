@@ -54,8 +54,10 @@ class CostPlans:
         self._lock = threading.Lock()
 
     def of(
-        self, schema: GraphQLSchema, query: str, document: DocumentNode
+        self, schema: GraphQLSchema, query: str | None, document: DocumentNode
     ) -> dict[str | None, Plan]:
+        if query is None:  # a document given parsed: nothing to key it by
+            return plan_operations(schema, document, self.page_max)
         with self._lock:
             plans = self._plans.get(query)
             if plans is not None:
@@ -79,7 +81,7 @@ class RequestBudget(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         measure = self._measure()
-        if measure is not None and measure.cost > self.max_cost:
+        if measure is not None and (measure.cost > self.max_cost or measure.oversized):
             context.result = _refused(QueryTooCostlyError(measure.cost, self.max_cost))
             yield
             return
@@ -102,7 +104,7 @@ class RequestBudget(SchemaExtension):
     def _measure(self) -> Measure | None:
         context = self.execution_context
         document = context.graphql_document
-        if context.query is None or document is None:
+        if document is None:
             return None
         schema = context.schema._schema
         plan = self.plans.of(schema, context.query, document).get(context.operation_name)

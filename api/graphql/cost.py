@@ -121,6 +121,9 @@ class Node:
 class Measure:
     cost: int
     expensive: bool
+    #: Planning stopped at MAX_PLAN_FIELDS: `cost` is only the fields planned, and the
+    #: request is refused whatever the budget.
+    oversized: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ class Plan:
         """The cost with these (raw) variables; None when they do not coerce (execution then
         refuses the request before any resolver runs)."""
         if self.oversized:
-            return Measure(self.fields, False)
+            return Measure(self.fields, False, oversized=True)
         if self.constant is not None:
             return self.constant
         coerced = get_variable_values(schema, self.definitions, variables or {})

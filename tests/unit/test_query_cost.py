@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -147,7 +148,7 @@ def test_a_document_expanding_past_the_plan_limit_is_costed_by_its_size(
 ) -> None:
     monkeypatch.setattr(cost_module, "MAX_PLAN_FIELDS", 5)
     found = measure("{ me { id username displayName role province enabled } }")
-    assert found.cost > 5
+    assert found.oversized and found.cost > 5
 
 
 def test_each_operation_of_a_document_has_its_plan() -> None:
@@ -171,3 +172,27 @@ def test_cost_is_monotone_in_first(a: int, b: int, more: int, which: bool) -> No
     assert after >= before
     literal = HISTORY.replace("$a", str(a)).replace("$b", str(b)).split("{", 1)[1]
     assert cost("{" + literal) == before  # a variable costs what the same literal costs
+
+
+def execute(document: str, **limits: int) -> Any:
+    """Run a document on a schema with these limits and no context: a resolver that ran would
+    fail for want of one."""
+    return asyncio.run(build_schema(**limits).execute(document))
+
+
+def test_a_costly_request_is_refused_before_any_resolver_runs() -> None:
+    result = execute("{ events(first: 100) { nodes { position } } }", max_cost=50)
+    assert result.data is None
+    (error,) = result.errors
+    assert error.extensions == {"code": "QUERY_TOO_COSTLY", "cost": 101, "limit": 50}
+    assert "SPOA_QUERY_MAX_COST" in error.message
+    within = execute("{ events(first: 49) { nodes { position } } }", max_cost=50)
+    assert within.errors[0].path == ["events"]  # its resolver ran (and failed: no context)
+
+
+def test_a_document_too_large_to_plan_is_refused_whatever_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cost_module, "MAX_PLAN_FIELDS", 3)
+    result = execute("{ me { id username displayName role } }", max_cost=10**9)
+    assert result.errors[0].extensions["code"] == "QUERY_TOO_COSTLY"

@@ -18,7 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 
+from api import json_body
 from api.blocking import run_blocking
+from api.client_address import ClientAddresses
 from api.documents import install_documents
 from api.exports import install_exports
 from api.graphql.base import Context
@@ -140,6 +142,15 @@ class Correlate:
 
 
 class SpoaGraphQLRouter(GraphQLRouter[Context, None]):
+    json_max_depth = 64
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Strict UTF-8 and bounded nesting; a BadJSONError is strawberry's 400.
+        value = json_body.loads(data, self.json_max_depth)
+        if not isinstance(value, dict | list):  # strawberry would call .get() on it
+            raise json_body.BadJSONError("the body must be a JSON object")
+        return value
+
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         payload: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
@@ -202,10 +213,13 @@ def create_app(
 
     app.add_middleware(Correlate, limit=settings.graphql_max_body_bytes)
 
-    async def get_context(request: Request) -> Context:
-        return await context_for(bearer_token(request))
+    addresses = ClientAddresses(settings.trusted_proxy_list)
+    app.state.client_addresses = addresses
 
-    async def context_for(token: str | None) -> Context:
+    async def get_context(request: Request) -> Context:
+        return await context_for(bearer_token(request), request.scope)
+
+    async def context_for(token: str | None, scope: Scope) -> Context:
         principal, auth_error = None, None
         cid = correlation_id.get()
         if token is not None:
@@ -213,12 +227,13 @@ def create_app(
                 principal = await run_blocking(container.access.authenticate, token, cid)
             except UnauthenticatedError as exc:
                 auth_error = str(exc)
-        return Context(container, cid, principal, auth_error)
+        return Context(container, cid, principal, auth_error, addresses.of(scope))
 
     schema = build_schema(
         settings.graphql_max_depth,
         settings.graphql_max_aliases,
         settings.graphql_max_tokens,
+        anonymous_introspection=settings.dev_mode,
         max_cost=settings.query_max_cost,
         page_max=settings.page_max,
     )
@@ -229,6 +244,7 @@ def create_app(
         allow_queries_via_get=False,
         multipart_uploads_enabled=True,
     )
+    graphql.json_max_depth = settings.json_max_depth
     app.include_router(graphql, prefix="/graphql")
     # Innermost middleware (appended, not added: after the body limit and Correlate): serves
     # the plain JSON POST with the same schema, context and result processing as the route.
@@ -240,6 +256,7 @@ def create_app(
             context=context_for,
             process_result=graphql.process_result,
             encode_json=graphql.encode_json,
+            decode_json=graphql.decode_json,
         )
     )
     app.include_router(sso_router)

@@ -14,7 +14,6 @@ handed to the route too, before anything has run.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,9 +42,10 @@ class GraphQLFastPath:
         *,
         path: str,
         schema: Any,
-        context: Callable[[str | None], Awaitable[Any]],
+        context: Callable[[str | None, Scope], Awaitable[Any]],
         process_result: Callable[[Any, ExecutionResult], Awaitable[Any]],
         encode_json: Callable[[Any], str | bytes],
+        decode_json: Callable[[bytes], Any],
     ) -> None:
         self.app = app
         self.path = path
@@ -53,6 +53,7 @@ class GraphQLFastPath:
         self.context = context
         self.process_result = process_result
         self.encode_json = encode_json
+        self.decode_json = decode_json
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
@@ -74,10 +75,10 @@ class GraphQLFastPath:
         body = await _read_body(receive)
         if body is None:
             return  # the client went away
-        operation = _operation(body)
+        operation = _operation(body, self.decode_json)
         if operation is not None:
             query, variables, operation_name, extensions = operation
-            context = await self.context(bearer_token_of(authorization))
+            context = await self.context(bearer_token_of(authorization), scope)
             try:
                 result = await self.schema.execute(
                     query,
@@ -132,12 +133,12 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _operation(body: bytes) -> tuple[str, Any, Any, Any] | None:
+def _operation(body: bytes, decode: Callable[[bytes], Any]) -> tuple[str, Any, Any, Any] | None:
     """(query, variables, operationName, extensions) of a plain single operation, else None."""
     try:
-        data = json.loads(body)
+        data = decode(body)
     except ValueError:
-        return None
+        return None  # the route decodes it the same way and answers 400
     if not isinstance(data, dict):
         return None
     query, variables = data.get("query"), data.get("variables")

@@ -22,6 +22,7 @@ from infra.logging import correlation_id
 router = APIRouter()
 
 VALIDATE_BYTES = 1 << 20
+NDJSON = "application/x-ndjson"
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -58,6 +59,11 @@ async def ingest(
         return _error(401, "UNAUTHENTICATED", str(exc))
     except PermissionDeniedError as exc:
         return _error(403, "FORBIDDEN", exc.message)
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != NDJSON:
+        return _error(
+            415, "UNSUPPORTED_MEDIA_TYPE", f"send the records as {NDJSON} (one JSON per line)"
+        )
     try:
         record_kind = RecordKind(kind.upper())
     except ValueError:

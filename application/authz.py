@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 from uuid import UUID
 
 from domain.access.permissions import Permission, Role, province_scope
@@ -19,6 +19,9 @@ class Principal:
     role: Role
     province: str | None
     correlation_id: str | None = None
+    # The session the request came with (None: not from a session token, e.g. the CLI).
+    session_id: str | None = None
+    session_expires_at: datetime | None = None
 
     @property
     def actor(self) -> Actor:
@@ -29,13 +32,13 @@ class Principal:
             province=self.province,
         )
 
-    def meta(self, reason: str | None = None, ticket_id: str | None = None) -> dict[str, Any]:
+    def meta(self, reason: str | None = None, ticket_id: str | None = None) -> ChangeMeta:
         return ChangeMeta(
             actor=self.actor,
             correlation_id=self.correlation_id,
             reason=reason,
             ticket_id=ticket_id,
-        ).as_dict()
+        )
 
     def require(self, permission: Permission) -> str | None:
         """Check the permission; return the province it is limited to (None: every province)."""

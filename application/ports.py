@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ class TokenClaims:
     account_id: UUID
     security_stamp: int
     expires_at: datetime
+    session_id: str | None = None  # what `logout` ends
 
 
 class TokenService(Protocol):
@@ -84,3 +86,16 @@ class ReadModelWaiter(Protocol):
     def wait(self, projections: Sequence[str], position: int) -> bool:
         """Wait, bounded, until the projections applied `position`; False on time-out."""
         ...
+
+
+class RateLimitedError(Exception):
+    """Refused for now; `retry_after` is the whole number of seconds to wait (at least 1).
+
+    Not a DomainError: it is no broken rule of the request, so the API answers it as an error
+    of the whole request (GraphQL `RATE_LIMITED`, HTTP 429 with Retry-After), not a userError.
+    """
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = max(1, math.ceil(retry_after))

@@ -5,8 +5,8 @@
 
 Without --database-url a fresh database `spoa_bench_<random>` is created on
 SPOA_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres) and its URL printed.
-Histories go through the domain methods (every rule holds), spread over --days of the past,
-made by province agents, second-line staff and the platform (freezes); saved in batches.
+Histories are SubscriberService commands (every rule holds), one transaction each, spread over
+--days of the past, made by province agents, second-line staff and the platform (freezes).
 Later performance work (history queries, statistics, projections rebuilds) starts from here.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 
 from application.access.service import principal_of
-from demo.subscribers import Staff, generate_histories
+from demo.subscribers import HistoryGenerator, Staff, generate_histories
 from domain.access.account import account_id_for
 from domain.access.permissions import Role
 from infra.bootstrap import Container
@@ -108,14 +108,10 @@ def generate(
         print(f"  {done:,}/{total:,} steps", flush=True)
 
     numbers = generate_histories(
-        container.core,
-        staff,
-        container.hasher,
+        HistoryGenerator(container.subscribers, staff, seed),
         count=count,
         start=now - timedelta(days=days),
         end=now - timedelta(minutes=1),
-        seed=seed,
-        batch=1000,
         progress=progress,
     )
     elapsed = time.perf_counter() - started

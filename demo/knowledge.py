@@ -1,6 +1,7 @@
 """Loading the demo knowledge base: FAQs, a few documents (made here), the support contacts.
 
-Stable ids (uuid5 of a key) make loading idempotent: what exists already is left alone.
+Loading is idempotent: a FAQ or contact whose title or name the core log holds already is left
+alone.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
+from uuid import UUID
 
 from application.authz import Principal
 from application.knowledge.contacts import SupportContactService
 from application.knowledge.faqs import KnowledgeService
-from application.unit_of_work import get_or_none
 from demo.knowledge_faqs import ALL_FAQS
-from domain.shared import natural_id
+from demo.ledger import DemoLedger
 
 
 @dataclass(frozen=True)
@@ -216,35 +217,35 @@ class DemoKnowledgeResult:
 
 
 def load_demo_knowledge(
-    knowledge: KnowledgeService, contacts: SupportContactService, author: Principal
+    knowledge: KnowledgeService,
+    contacts: SupportContactService,
+    author: Principal,
+    ledger: DemoLedger,
 ) -> DemoKnowledgeResult:
     """Create the demo FAQs, documents and contacts that do not exist yet."""
+    existing = ledger.created("FaqCreated", "title")
+    faq_ids: dict[str, UUID] = {}
     faqs_created = 0
     for key, title, category, keywords, body in ALL_FAQS:
-        faq_id = natural_id("demo-faq", key)
-        if get_or_none(knowledge.store, faq_id) is not None:
+        if title in existing:
+            faq_ids[key] = existing[title]
             continue
-        knowledge.create_faq(
-            author,
-            title=title,
-            body=body,
-            category=category,
-            keywords=list(keywords),
-            faq_id=faq_id,
+        created = knowledge.create_faq(
+            author, title=title, body=body, category=category, keywords=list(keywords)
         )
+        faq_ids[key] = created.faq.id
         faqs_created += 1
     attached = 0
     for key, filename, content in demo_documents():
-        faq_id = natural_id("demo-faq", key)
-        faq = knowledge.faq(author, faq_id)
+        faq = knowledge.faq(author, faq_ids[key])
         if faq is None or faq.documents:
             continue
-        knowledge.attach_document(author, faq_id, filename, io.BytesIO(content))
+        knowledge.attach_document(author, faq.id, filename, io.BytesIO(content))
         attached += 1
+    names = ledger.created("SupportContactAdded", "name")
     contacts_created = 0
     for demo in DEMO_CONTACTS:
-        contact_id = natural_id("demo-contact", demo.key)
-        if get_or_none(contacts.store, contact_id) is not None:
+        if demo.name in names:
             continue
         contacts.upsert(
             author,
@@ -255,7 +256,6 @@ def load_demo_knowledge(
             email=demo.email,
             hours=demo.hours,
             notes=demo.notes,
-            new_id=contact_id,
         )
         contacts_created += 1
     return DemoKnowledgeResult(faqs_created, attached, contacts_created)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from application.access.service import AccessService, UsernameTakenError, principal_of
+from application.audit.service import AuditService
 from application.authz import Principal
 from application.history.service import HistoryService
 from application.knowledge.contacts import SupportContactService
@@ -17,12 +19,13 @@ from application.support.announcements import AnnouncementService
 from application.support.tickets import TicketService
 from demo.history import load_demo_history
 from demo.knowledge import DemoKnowledgeResult, load_demo_knowledge
-from demo.subscribers import Staff
+from demo.ledger import DemoLedger
+from demo.subscribers import DEMO_SHOWCASE, Staff
 from demo.subscribers import load_demo_subscribers as generate_demo_subscribers
 from demo.support import DEMO_TICKETS, DemoDesk, DemoSupportResult, load_demo_support
 from domain.access.account import account_id_for
 from domain.access.permissions import Role
-from domain.shared import DomainError, natural_id
+from domain.shared import DomainError
 
 
 @dataclass(frozen=True)
@@ -65,24 +68,36 @@ def load_demo_accounts(access: AccessService) -> list[tuple[DemoAccount, bool]]:
     return results
 
 
-def load_demo_subscribers(access: AccessService, subscribers: SubscriberService) -> list[str]:
+def demo_principal(access: AccessService, username: str) -> Principal:
+    """The principal of a demo account (load_demo_accounts first)."""
+    account = access.actor_account(account_id_for(username))
+    if account is None:
+        raise LookupError(f"demo account {username} is missing; load the accounts first")
+    return principal_of(account)
+
+
+def demo_ledger(access: AccessService, audit: AuditService) -> DemoLedger:
+    """What the demo made already, as the demo auditor reads it."""
+    return DemoLedger(audit, demo_principal(access, "auditor"))
+
+
+def load_demo_subscribers(
+    access: AccessService, subscribers: SubscriberService, audit: AuditService
+) -> list[str]:
     """A few hundred subscribers across provinces with change histories made by the demo
-    accounts (needs them: run after load_demo_accounts). Returns the numbers created."""
-
-    def staff(username: str) -> Any:
-        account = access.actor_account(account_id_for(username))
-        if account is None:
-            raise LookupError(f"demo account {username} is missing; load the accounts first")
-        return principal_of(account)
-
+    accounts (needs them: run after load_demo_accounts). Returns the numbers created; none
+    when the demo subscribers are there already."""
+    if demo_ledger(access, audit).has_subscriber(DEMO_SHOWCASE[0][0]):
+        return []
     team = Staff(
-        second_line=[staff("vendor"), staff("admin")],
-        platform=staff("platform"),
-        province_agents={"GD": staff("gd.agent"), "BJ": staff("bj.agent")},
+        second_line=[demo_principal(access, "vendor"), demo_principal(access, "admin")],
+        platform=demo_principal(access, "platform"),
+        province_agents={
+            "GD": demo_principal(access, "gd.agent"),
+            "BJ": demo_principal(access, "bj.agent"),
+        },
     )
-    return generate_demo_subscribers(
-        subscribers.store, subscribers.hasher, team, subscribers.clock.now()
-    )
+    return generate_demo_subscribers(subscribers, team, subscribers.clock.now())
 
 
 def load_demo_platform_history(
@@ -96,34 +111,35 @@ def load_demo_platform_history(
 
 
 def load_demo_knowledge_base(
-    access: AccessService, knowledge: KnowledgeService, contacts: SupportContactService
+    access: AccessService,
+    knowledge: KnowledgeService,
+    contacts: SupportContactService,
+    audit: AuditService,
 ) -> DemoKnowledgeResult:
     """About 50 FAQs (Chinese and English) with a few documents, and the support contacts,
     written by the demo second-line account (run after load_demo_accounts)."""
-    account = access.actor_account(account_id_for("vendor"))
-    if account is None:
-        raise LookupError("demo account vendor is missing; load the accounts first")
-    return load_demo_knowledge(knowledge, contacts, principal_of(account))
+    author = demo_principal(access, "vendor")
+    return load_demo_knowledge(knowledge, contacts, author, demo_ledger(access, audit))
 
 
 def load_demo_support_desk(
-    access: AccessService, tickets: TicketService, announcements: AnnouncementService
+    access: AccessService,
+    tickets: TicketService,
+    announcements: AnnouncementService,
+    audit: AuditService,
 ) -> DemoSupportResult:
     """Tickets in every state across provinces and priorities (some overdue) and a few
     announcements, by the demo accounts (run after load_demo_accounts)."""
-
-    def staff(username: str) -> Any:
-        account = access.actor_account(account_id_for(username))
-        if account is None:
-            raise LookupError(f"demo account {username} is missing; load the accounts first")
-        return principal_of(account)
-
     desk = DemoDesk(
-        first_line={"GD": staff("gd.agent"), "BJ": staff("bj.agent")},
-        admin=staff("admin"),
-        second_line=staff("vendor"),
+        first_line={
+            "GD": demo_principal(access, "gd.agent"),
+            "BJ": demo_principal(access, "bj.agent"),
+        },
+        admin=demo_principal(access, "admin"),
+        second_line=demo_principal(access, "vendor"),
     )
-    return load_demo_support(tickets, announcements, desk, tickets.clock.now())
+    ledger = demo_ledger(access, audit)
+    return load_demo_support(tickets, announcements, desk, tickets.clock.now(), ledger)
 
 
 @dataclass(frozen=True)
@@ -152,19 +168,21 @@ DEMO_TICKET_CHANGES = (
 )
 
 
-def load_demo_ticket_changes(access: AccessService, subscribers: SubscriberService) -> int:
+def load_demo_ticket_changes(
+    access: AccessService, subscribers: SubscriberService, ticket_ids: Mapping[str, UUID]
+) -> int:
     """Changes that answer demo tickets, citing them (ChangeContext.ticketId), so a ticket's
     subscriber shows the change and the change leads back to its ticket. Run after the
-    subscribers and the support desk; a change the mailbox no longer allows is skipped."""
+    subscribers and the support desk (its ticket ids by key); a change the mailbox no longer
+    allows is skipped."""
     made = 0
     for demo in DEMO_TICKET_CHANGES:
         ticket = next(t for t in DEMO_TICKETS if t.key == demo.ticket_key)
         account = access.actor_account(account_id_for(demo.agent))
-        if account is None or ticket.msisdn is None:
+        ticket_id = ticket_ids.get(demo.ticket_key)
+        if account is None or ticket.msisdn is None or ticket_id is None:
             continue
-        context = ChangeContext(
-            reason=demo.reason, ticket_id=str(natural_id("demo-ticket", demo.ticket_key))
-        )
+        context = ChangeContext(reason=demo.reason, ticket_id=str(ticket_id))
         try:
             demo.change(subscribers, principal_of(account), ticket.msisdn, context)
         except DomainError:

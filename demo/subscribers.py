@@ -1,31 +1,27 @@
 """Generated subscribers with realistic change histories: demo data and benchmark fixtures.
 
-Histories go through the real domain methods (so every rule holds) with times in the past
-(`recorded_at`), in one global time order across subscribers, and are saved in batches of many
-aggregates per transaction. Deterministic for a given seed.
+Histories are commands of SubscriberService (so every rule holds) at times in the past: the
+service reads a demo clock, set before each command, in one global time order across
+subscribers. Deterministic for a given seed.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
-from uuid import UUID
-
-from eventsourcing.application import Application
 
 from application.authz import Principal
 from application.ports import PasswordHasher
-from application.unit_of_work import get_or_none, save
+from application.subscribers.commands import ChangeContext, SubscriberResult, SubscriberService
+from demo.clock import DemoClock
 from domain.access.provinces import PROVINCES
 from domain.shared import DomainError
-from domain.subscribers.alias_claim import AliasClaim, alias_claim_id_for, claim_alias
 from domain.subscribers.plans import PLANS
-from domain.subscribers.recording import recorded_at
 from domain.subscribers.rules import NotificationMode, SmsBlacklistLevel
-from domain.subscribers.subscriber import Subscriber, subscriber_id_for
+from domain.subscribers.subscriber import Subscriber
 
 PREFIXES = ["134", "135", "136", "137", "138", "139", "147", "150", "151", "152", "157", "158",
             "159", "178", "182", "183", "184", "187", "188", "198"]  # fmt: skip
@@ -42,6 +38,7 @@ ALIAS_WORDS = ["lily", "wei", "chen", "zhang", "mail", "fang", "xiao", "ming", "
                "li", "wang", "yun", "tao", "lei", "hong", "ping", "qing"]  # fmt: skip
 WINDOWS = [(None, None), ("08:00", "22:00"), ("07:30", "23:00"), ("22:00", "07:00")]
 DEMO_PASSWORDS = ["mail2026", "abc12345", "Qwerty789", "pass8899"]
+PROGRESS_EVERY = 500
 
 
 @dataclass(frozen=True)
@@ -68,125 +65,132 @@ def pick_province(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(codes, [weights.get(c, 1.0) for c in codes])[0]
 
 
-@dataclass
-class _Generation:
-    store: Application[UUID]
-    staff: Staff
-    rng: random.Random
-    password_hashes: list[str]
-    claims: dict[str, AliasClaim] = field(default_factory=dict)
-    subscribers: dict[str, Subscriber] = field(default_factory=dict)
+class _HashOnce:
+    """Hashes each password once: hashing is slow on purpose, and a few demo passwords serve
+    every history."""
 
-    def meta(self, principal: Principal) -> dict[str, Any]:
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self.hasher = hasher
+        self.hashes: dict[str, str] = {}
+
+    def hash(self, password: str) -> str:
+        if password not in self.hashes:
+            self.hashes[password] = self.hasher.hash(password)
+        return self.hashes[password]
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return self.hasher.verify(password_hash, password)
+
+
+class HistoryGenerator:
+    """Random plausible commands by `staff`, each at the time the demo clock is set to."""
+
+    def __init__(self, subscribers: SubscriberService, staff: Staff, seed: int = 139) -> None:
+        self.clock = DemoClock(subscribers.clock.now())
+        # The same service, reading the demo's clock instead of the system's.
+        self.service = SubscriberService(
+            subscribers.store, _HashOnce(subscribers.hasher), self.clock
+        )
+        self.staff = staff
+        self.rng = random.Random(seed)
+        #: each generated mailbox as its last command left it
+        self.subscribers: dict[str, Subscriber] = {}
+
+    def context(self) -> ChangeContext:
         # No ticket is cited here: a cited ticket must exist (domain/support/citation.py); the
         # demo's changes that answer real demo tickets come with the support desk.
-        return principal.meta(reason=self.rng.choice(REASONS))
+        return ChangeContext(reason=self.rng.choice(REASONS))
 
-    def claim(self, alias: str) -> AliasClaim | None:
-        if alias not in self.claims:
-            existing: AliasClaim | None = get_or_none(self.store, alias_claim_id_for(alias))
-            if existing is None:
-                return None
-            self.claims[alias] = existing
-        return self.claims[alias]
+    def keep(self, result: SubscriberResult) -> None:
+        self.subscribers[result.subscriber.msisdn] = result.subscriber
 
-    def act(self, s: Subscriber, at: datetime) -> list[Any]:
-        """One plausible change to `s` at `at`; returns the aggregates it touched."""
+    def register(self, msisdn: str, province: str) -> bool:
+        """Open a mailbox on a number the store does not know yet (expectedVersion 0)."""
         rng = self.rng
+        agent = self.staff.agent_for(rng, province)
+        plan_code = rng.choices([p.code for p in PLANS], [6, 3, 1])[0]
+        context = replace(self.context(), expected_version=0)
+        try:
+            self.keep(self.service.register(agent, msisdn, province, plan_code, context))
+        except DomainError:  # VERSION_CONFLICT: the number has a history already
+            return False
+        return True
+
+    def act(self, s: Subscriber) -> None:
+        """One plausible change to `s` (a change the rules refuse raises a DomainError)."""
+        rng, service, msisdn = self.rng, self.service, s.msisdn
         agent = self.staff.agent_for(rng, s.province)
-        meta = self.meta(agent)
+        context = self.context()
         if s.status == "DEREGISTERED":
             if rng.random() < 0.3:
-                s.reregister(s.province, rng.choice(PLANS).code, at, meta)
-                return [s]
-            return []
+                plan_code = rng.choice(PLANS).code
+                self.keep(service.register(agent, msisdn, s.province, plan_code, context))
+            return
         if s.status == "FROZEN":
             if rng.random() < 0.6:
-                s.unfreeze(at, meta)
+                self.keep(service.unfreeze(agent, msisdn, context))
             else:
-                s.change_password(rng.choice(self.password_hashes), at, meta)
-            return [s]
+                password = rng.choice(DEMO_PASSWORDS)
+                self.keep(service.change_password(agent, msisdn, password, context))
+            return
         roll = rng.random()
         if roll < 0.16:
-            s.change_plan(rng.choice([p.code for p in PLANS if p.code != s.plan_code]), meta)
+            plan_code = rng.choice([p.code for p in PLANS if p.code != s.plan_code])
+            result = service.change_plan(agent, msisdn, plan_code, context)
         elif roll < 0.28:
-            s.set_companion(not s.companion_enabled, meta)
+            result = service.set_companion(agent, msisdn, not s.companion_enabled, context)
         elif roll < 0.40:
-            s.set_bill_delivery(not s.bill_delivery, meta)
+            result = service.set_bill_delivery(agent, msisdn, not s.bill_delivery, context)
         elif roll < 0.52:
             start, end = rng.choice(WINDOWS)
             mode = rng.choice(list(NotificationMode))
-            s.set_arrival_notification(not s.arrival_enabled, mode, start, end, meta)
+            enabled = not s.arrival_enabled
+            result = service.set_arrival_notification(
+                agent, msisdn, enabled, mode, start, end, context
+            )
         elif roll < 0.60:
-            s.set_login_reminder(not s.login_reminder, meta)
+            result = service.set_login_reminder(agent, msisdn, not s.login_reminder, context)
         elif roll < 0.70:
-            return self.set_alias(s, meta)
+            result = service.set_alias(agent, msisdn, self.alias_for(s), context)
         elif roll < 0.80:
-            s.change_password(rng.choice(self.password_hashes), at, meta)
+            password = rng.choice(DEMO_PASSWORDS)
+            result = service.change_password(agent, msisdn, password, context)
         elif roll < 0.90:
             levels = [lv for lv in SmsBlacklistLevel if lv.value != s.sms_blacklist_level]
-            s.set_sms_blacklist(rng.choice(levels), meta)
+            result = service.set_sms_blacklist(agent, msisdn, rng.choice(levels), context)
         elif roll < 0.96:
             reason = rng.choice(["异地登录 unusual login", "spam sent", "phishing"])
-            s.freeze(reason, at, self.staff.platform.meta(reason=reason))
+            result = service.freeze(self.staff.platform, msisdn, reason)
         else:
-            released = s.alias
-            s.deregister(at, meta)
-            return [s, *self.release(released, s, meta)]
-        return [s]
+            result = service.deregister(agent, msisdn, context)
+        self.keep(result)
 
-    def set_alias(self, s: Subscriber, meta: dict[str, Any]) -> list[Any]:
+    def alias_for(self, s: Subscriber) -> str | None:
+        """None (clear) or a made-up alias; one another mailbox holds is ALIAS_TAKEN."""
         rng = self.rng
-        alias: str | None
         if s.alias is not None and rng.random() < 0.3:
-            alias = None
-        else:
-            alias = (
-                f"{rng.choice(ALIAS_WORDS)}{rng.choice(['', '.', '_'])}{rng.choice(ALIAS_WORDS)}"
-            )
-            if rng.random() < 0.5:
-                alias += str(rng.randrange(10, 99))
-            held = self.claim(alias)
-            if held is not None and held.held:
-                return []
-        previous = s.alias
-        s.set_alias(alias, meta)
-        touched: list[Any] = [s, *self.release(previous, s, meta)]
-        if alias is not None:
-            claim = claim_alias(self.claim(alias), alias, s.id, s.msisdn, meta)
-            self.claims[alias] = claim
-            touched.append(claim)
-        return touched
-
-    def release(self, alias: str | None, s: Subscriber, meta: dict[str, Any]) -> list[Any]:
-        claim = self.claim(alias) if alias else None
-        if claim is None:
-            return []
-        claim.release(s.id, meta)
-        return [claim]
+            return None
+        alias = f"{rng.choice(ALIAS_WORDS)}{rng.choice(['', '.', '_'])}{rng.choice(ALIAS_WORDS)}"
+        if rng.random() < 0.5:
+            alias += str(rng.randrange(10, 99))
+        return alias
 
 
 def generate_histories(
-    store: Application[UUID],
-    staff: Staff,
-    hasher: PasswordHasher,
+    generator: HistoryGenerator,
     *,
     count: int,
     start: datetime,
     end: datetime,
-    seed: int = 139,
     changes_per_subscriber: tuple[int, int] = (2, 14),
     province_weights: dict[str, float] | None = None,
     fixed_numbers: Iterable[tuple[str, str]] = (),
-    batch: int = 500,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[str]:
     """Register `count` subscribers between `start` and `end` and give each a history of
     changes up to `end`; returns their numbers. Numbers already in the store are skipped."""
-    rng = random.Random(seed)
+    rng = generator.rng
     weights = province_weights or {"GD": 40.0, "BJ": 25.0, "SH": 10.0, "ZJ": 8.0, "JS": 8.0}
-    # Hashing is deliberately slow; a few hashed demo passwords serve every history.
-    generation = _Generation(store, staff, rng, [hasher.hash(p) for p in DEMO_PASSWORDS])
     plan: list[tuple[datetime, int, int, str, str | None]] = []
     numbers: list[tuple[str, str]] = list(fixed_numbers)
     seen = {n for n, _ in numbers}
@@ -206,48 +210,20 @@ def generate_histories(
         plan.extend((moment, index, k, msisdn, None) for k, moment in enumerate(moments, 1))
     plan.sort()
     created: list[str] = []
-    pending: dict[UUID, Any] = {}
     for done, (at, _, _, msisdn, province) in enumerate(plan, 1):
-        with recorded_at(at):
-            touched = _step(generation, msisdn, province, at, created)
-        for aggregate in touched:
-            pending[aggregate.id] = aggregate
-        if len(pending) >= batch:
-            save(store, *pending.values())
-            pending.clear()
-            if progress:
-                progress(done, len(plan))
-    if pending:
-        save(store, *pending.values())
+        generator.clock.at = at
+        if province is not None:
+            if generator.register(msisdn, province):
+                created.append(msisdn)
+        elif msisdn in generator.subscribers:
+            # A change the rules refuse (NO_CHANGE on a random pick...) simply stores nothing.
+            with suppress(DomainError):
+                generator.act(generator.subscribers[msisdn])
+        if progress and done % PROGRESS_EVERY == 0:
+            progress(done, len(plan))
     if progress:
         progress(len(plan), len(plan))
     return created
-
-
-def _step(
-    generation: _Generation, msisdn: str, province: str | None, at: datetime, created: list[str]
-) -> list[Any]:
-    if province is not None:  # registration
-        if get_or_none(generation.store, subscriber_id_for(msisdn)) is not None:
-            return []
-        agent = generation.staff.agent_for(generation.rng, province)
-        subscriber = Subscriber.register(
-            msisdn=msisdn,
-            province=province,
-            plan_code=generation.rng.choices([p.code for p in PLANS], [6, 3, 1])[0],
-            at=at,
-            meta=generation.meta(agent),
-        )
-        generation.subscribers[msisdn] = subscriber
-        created.append(msisdn)
-        return [subscriber]
-    found = generation.subscribers.get(msisdn)
-    if found is None:
-        return []
-    try:
-        return generation.act(found, at)
-    except DomainError:  # e.g. NO_CHANGE on a random pick: simply no event this time
-        return []
 
 
 # Numbers the README and the demo listing point at, so a demo has known places to look.
@@ -257,34 +233,27 @@ DEMO_COUNT = 300
 
 
 def load_demo_subscribers(
-    store: Application[UUID],
-    hasher: PasswordHasher,
-    staff: Staff,
-    now: datetime,
-    count: int = DEMO_COUNT,
+    subscribers: SubscriberService, staff: Staff, now: datetime, count: int = DEMO_COUNT
 ) -> list[str]:
-    """A few hundred subscribers across provinces with half a year of history; a no-op
-    (returns []) when the demo subscribers are already there."""
-    if get_or_none(store, subscriber_id_for(DEMO_SHOWCASE[0][0])) is not None:
-        return []
+    """A few hundred subscribers across provinces with half a year of history."""
+    generator = HistoryGenerator(subscribers, staff, seed=2009)
     created = generate_histories(
-        store,
-        staff,
-        hasher,
+        generator,
         count=count,
         start=now - timedelta(days=180),
         end=now - timedelta(minutes=5),
-        seed=2009,
         fixed_numbers=DEMO_SHOWCASE,
-        batch=300,
     )
-    _settle_showcase(store, staff, now - timedelta(minutes=1))
+    _settle_showcase(generator, now - timedelta(minutes=1))
     return created
 
 
-def _settle_showcase(store: Application[UUID], staff: Staff, at: datetime) -> None:
+def _settle_showcase(generator: HistoryGenerator, at: datetime) -> None:
     """Leave the first showcase numbers active, frozen and deregistered, whatever the dice."""
-    agent = staff.second_line[0]
+    service, platform = generator.service, generator.staff.platform
+    agent = generator.staff.second_line[0]
+    demo = ChangeContext(reason="demo")
+    generator.clock.at = at
     wanted = {
         "13800138000": "ACTIVE",
         "13900139000": "ACTIVE",  # the demo ticket changes (demo/loader.py) need it open
@@ -292,20 +261,15 @@ def _settle_showcase(store: Application[UUID], staff: Staff, at: datetime) -> No
         "13600136000": "DEREGISTERED",
     }
     for msisdn, status in wanted.items():
-        s: Subscriber = store.repository.get(subscriber_id_for(msisdn))
-        touched: list[Any] = [s]
-        with recorded_at(at):
-            if s.status == "DEREGISTERED" and status != "DEREGISTERED":
-                s.reregister(s.province, s.plan_code, at, agent.meta(reason="demo"))
-            if s.status == "FROZEN" and status != "FROZEN":
-                s.unfreeze(at, agent.meta(reason="demo"))
-            if s.status == "ACTIVE" and status == "FROZEN":
-                reason = "异地登录 unusual login"
-                s.freeze(reason, at, staff.platform.meta(reason=reason))
-            if s.status != "DEREGISTERED" and status == "DEREGISTERED":
-                if s.alias is not None:
-                    claim: AliasClaim = store.repository.get(alias_claim_id_for(s.alias))
-                    claim.release(s.id, agent.meta(reason="demo"))
-                    touched.append(claim)
-                s.deregister(at, agent.meta(reason="customer closed the mailbox"))
-        save(store, *touched)
+        s = generator.subscribers.get(msisdn)
+        if s is None:  # not generated now: left as it is
+            continue
+        if s.status == "DEREGISTERED" and status != "DEREGISTERED":
+            s = service.register(agent, msisdn, s.province, s.plan_code, demo).subscriber
+        if s.status == "FROZEN" and status != "FROZEN":
+            s = service.unfreeze(agent, msisdn, demo).subscriber
+        if s.status == "ACTIVE" and status == "FROZEN":
+            s = service.freeze(platform, msisdn, "异地登录 unusual login").subscriber
+        if s.status != "DEREGISTERED" and status == "DEREGISTERED":
+            closed = ChangeContext(reason="customer closed the mailbox")
+            service.deregister(agent, msisdn, closed)

@@ -1,31 +1,22 @@
 """Demo data for the support desk: tickets in every state across provinces and priorities
-(some overdue), and a few announcements. Idempotent: ids are derived from fixed keys, and a
-ticket or announcement that exists already is left alone."""
+(some overdue), and a few announcements, made through the ticket and announcement services at
+times in the past (a demo clock). Idempotent: a ticket or announcement whose title the core log
+holds already is left alone."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from application.authz import Principal
-from application.support.announcements import AnnouncementService
+from application.support.announcements import AnnouncementInput, AnnouncementService
 from application.support.tickets import TicketService
-from application.unit_of_work import get_or_none, save
-from domain.shared import natural_id
-from domain.support.announcement import Announcement, AnnouncementContent
-from domain.support.ticket import Ticket
-from domain.support.ticket_content import DraftContent
+from demo.clock import DemoClock
+from demo.ledger import DemoLedger
 from domain.support.values import AnnouncementSeverity, TicketCategory, TicketPriority
 
 _C, _P = TicketCategory, TicketPriority
-
-
-@dataclass(frozen=True)
-class FixedClock:
-    at: datetime
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @dataclass(frozen=True)
@@ -238,6 +229,8 @@ class DemoSupportResult:
     tickets_created: int = 0
     announcements_created: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
+    #: every demo ticket's id by its key, whether made now or by an earlier load
+    ticket_ids: dict[str, UUID] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -254,61 +247,84 @@ def load_demo_support(
     announcements: AnnouncementService,
     desk: DemoDesk,
     now: datetime,
+    ledger: DemoLedger,
 ) -> DemoSupportResult:
+    clock = DemoClock(now)
+    # The same services, reading the demo's clock instead of the system's.
+    past_tickets = TicketService(tickets.store, clock, tickets.sla)
+    past_announcements = AnnouncementService(
+        announcements.store,
+        clock,
+        announcements.core_log,
+        announcements.read_model,
+        announcements.aggregates_as_of,
+    )
     result = DemoSupportResult()
+    drafted = ledger.created("TicketDrafted", "title")
     for demo in DEMO_TICKETS:
-        status = _load_ticket(tickets, desk, demo, now)
-        if status is not None:
-            result.tickets_created += 1
-            result.statuses[status] = result.statuses.get(status, 0) + 1
+        if demo.title in drafted:
+            result.ticket_ids[demo.key] = drafted[demo.title]
+            continue
+        ticket_id, status = _load_ticket(past_tickets, clock, desk, demo, now)
+        result.ticket_ids[demo.key] = ticket_id
+        result.tickets_created += 1
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+    published = ledger.created("AnnouncementPublished", "title")
     for notice in DEMO_ANNOUNCEMENTS:
-        if _load_announcement(announcements, desk.second_line, notice, now):
+        if notice.title not in published:
+            _load_announcement(past_announcements, clock, desk.second_line, notice, now)
             result.announcements_created += 1
     return result
 
 
 def _load_ticket(
-    tickets: TicketService, desk: DemoDesk, demo: DemoTicket, now: datetime
-) -> str | None:
-    ticket_id = natural_id("demo-ticket", demo.key)
-    if get_or_none(tickets.store, ticket_id) is not None:
-        return None
+    tickets: TicketService, clock: DemoClock, desk: DemoDesk, demo: DemoTicket, now: datetime
+) -> tuple[UUID, str]:
+    """Draft the ticket and take it through its steps; returns its id and final status."""
     first = desk.first_line.get(demo.province, desk.admin)
     created = now - timedelta(days=demo.days_ago)
-    content = DraftContent.clean(demo.title, demo.body, demo.category, demo.priority, demo.msisdn)
-    ticket = Ticket.draft(
-        province=demo.province, content=content, at=created, meta=first.meta(), ticket_id=ticket_id
+    clock.at = created
+    done = tickets.save_draft(
+        first,
+        ticket_id=None,
+        title=demo.title,
+        body=demo.body,
+        category=demo.category,
+        priority=demo.priority,
+        msisdn=demo.msisdn,
+        province=demo.province,
     )
-    save(tickets.store, ticket)
-    status = ticket.status.value
+    assert done.ticket is not None
+    ticket_id, status = done.ticket.id, done.ticket.status.value
     for hours, step, text in demo.steps:
-        service = tickets.with_clock(FixedClock(created + timedelta(hours=hours)))
+        clock.at = created + timedelta(hours=hours)
         if step == "submit":
-            done = service.submit(first, ticket_id)
+            done = tickets.submit(first, ticket_id)
         elif step == "answer":
-            done = service.answer(desk.second_line, ticket_id, text)
+            done = tickets.answer(desk.second_line, ticket_id, text)
         elif step == "resubmit":
-            done = service.resubmit(first, ticket_id, text)
+            done = tickets.resubmit(first, ticket_id, text)
         elif step.startswith("rate:"):
-            done = service.rate(first, ticket_id, int(step[5:]), text or None)
+            done = tickets.rate(first, ticket_id, int(step[5:]), text or None)
         else:
-            done = service.update_archive(
+            done = tickets.update_archive(
                 desk.second_line, ticket_id, resolution_category=text, tags=[text]
             )
         assert done.ticket is not None
         status = done.ticket.status.value
-    return status
+    return ticket_id, status
 
 
 def _load_announcement(
-    service: AnnouncementService, author: Principal, notice: DemoAnnouncement, now: datetime
-) -> bool:
-    announcement_id = natural_id("demo-announcement", notice.key)
-    if get_or_none(service.store, announcement_id) is not None:
-        return False
+    service: AnnouncementService,
+    clock: DemoClock,
+    author: Principal,
+    notice: DemoAnnouncement,
+    now: datetime,
+) -> None:
     starts = now + timedelta(hours=notice.starts_in_hours)
-    published_at = min(starts, now)
-    content = AnnouncementContent.clean(
+    clock.at = min(starts, now)
+    data = AnnouncementInput(
         title=notice.title,
         body=notice.body,
         severity=notice.severity,
@@ -317,12 +333,8 @@ def _load_announcement(
         effective_until=starts + timedelta(hours=notice.lasts_hours)
         if notice.lasts_hours is not None
         else None,
-        default_from=now,
     )
-    announcement = Announcement.publish(
-        content=content, at=published_at, meta=author.meta(), announcement_id=announcement_id
-    )
+    published = service.publish(author, data)
     if notice.withdrawn:
-        announcement.withdraw(reason="误发", at=now, meta=author.meta(reason="误发"))
-    save(service.store, announcement)
-    return True
+        clock.at = now
+        service.withdraw(author, published.announcement.id, "误发")

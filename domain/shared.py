@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,17 @@ class Actor:
             "province": self.province,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Actor:
+        """The actor as stored; a key an older event lacks reads as empty."""
+        get = data.get
+        return cls(
+            str(get("account_id") or ""),
+            str(get("username") or ""),
+            str(get("role") or ""),
+            get("province"),
+        )
+
 
 SYSTEM_ACTOR = Actor(account_id="", username="system", role="SYSTEM", province=None)
 
@@ -89,6 +101,15 @@ class ChangeMeta:
             "reason": self.reason,
             "ticket_id": self.ticket_id,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ChangeMeta:
+        """The metadata as stored; a key an older event lacks reads as empty (a missing or
+        null actor as an actor with empty fields)."""
+        get = data.get
+        actor = get("actor")
+        actor = Actor.from_dict(actor if isinstance(actor, dict) else {})
+        return cls(actor, get("correlation_id"), get("reason"), get("ticket_id"))
 
 
 def check_expected_version(current: int, expected: int | None) -> None:

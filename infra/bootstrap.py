@@ -11,7 +11,8 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from application.access.service import AccessService, LockoutPolicy
+from application.access.service import AccessService
+from application.access.throttle import LoginThrottle
 from application.audit.as_of import AsOfService
 from application.audit.service import AuditService
 from application.history.service import HistoryService
@@ -34,7 +35,7 @@ from infra.blobs import PeriodicDocumentSweep, PgDocumentStore
 from infra.database import ConnectionParams, EmbeddedPostgres
 from infra.event_log import PgEventLog
 from infra.metrics import Metrics
-from infra.passwords import Argon2Hasher
+from infra.passwords import Argon2Hasher, BoundedHasher
 from infra.schema import upgrade
 from infra.settings import Settings
 from infra.stores import CORE_EVENTS_TABLE, FEED_EVENTS_TABLE, CoreStore, FeedStore, store_env
@@ -117,8 +118,12 @@ class Container:
         self.rebuilds = Rebuilds(self.engine)
         self.runner: ProjectionRunner | None = None
         self.clock = SystemClock()
-        self.hasher = Argon2Hasher(
-            settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+        self.hasher = BoundedHasher(
+            Argon2Hasher(
+                settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+            ),
+            settings.password_hash_concurrency,
+            settings.password_hash_queue,
         )
         self.tokens = JwtTokenService(
             settings.secret_key.get_secret_value(),
@@ -142,8 +147,8 @@ class Container:
             tokens=self.tokens,
             clock=self.clock,
             accounts=AccountsQueries(self.read_pool.connection),
-            lockout=LockoutPolicy(
-                settings.lockout_threshold, timedelta(minutes=settings.lockout_minutes)
+            throttle=LoginThrottle(
+                settings.login_max_delay_seconds, settings.login_address_free_failures
             ),
             sso=sso,
             jtis=PgJtiRegistry(self.conninfo),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import time
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside dev mode
@@ -25,8 +26,32 @@ class Settings(BaseSettings):
         default=SecretStr(DEV_SECRET), description="Signs session tokens (required outside dev)"
     )
     token_ttl_minutes: int = Field(default=480, ge=1, description="Session token lifetime")
-    lockout_threshold: int = Field(default=5, ge=1, description="Failed logins before lock-out")
-    lockout_minutes: int = Field(default=15, ge=1, description="Lock-out duration")
+    login_max_delay_seconds: float = Field(
+        default=30,
+        ge=1,
+        description="Cap on the delay after failed logins (it doubles from 1 s per failure) per"
+        " username and client address, and per client address",
+    )
+    login_address_free_failures: int = Field(
+        default=20,
+        ge=0,
+        description="Failed logins from one client address before its own delays start (many"
+        " staff may share one office address)",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated proxy addresses or networks whose X-Forwarded-For is"
+        " believed (none: the socket peer is the client)",
+    )
+    password_hash_concurrency: int = Field(
+        default=2, ge=1, description="Password hashes computed or verified at once per process"
+    )
+    password_hash_queue: int = Field(
+        default=8,
+        ge=0,
+        description="Password hashes that may wait for a slot; past that the answer is"
+        " RATE_LIMITED (HTTP 429)",
+    )
     argon2_time_cost: int = Field(default=3, ge=1, description="argon2id iterations")
     argon2_memory_kib: int = Field(default=65536, ge=1024, description="argon2id memory (KiB)")
     argon2_parallelism: int = Field(default=4, ge=1, description="argon2id lanes")
@@ -50,6 +75,9 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(default=30, description="Max aliases per document")
     graphql_max_tokens: int = Field(default=5000, description="Max tokens per document")
     graphql_max_body_bytes: int = Field(default=1_000_000, description="Max GraphQL body size")
+    json_max_depth: int = Field(
+        default=64, ge=2, description="Deepest nesting of a JSON request body (GraphQL, SSO)"
+    )
     page_max: int = Field(default=500, description="Cap on `first`")
     query_max_cost: int = Field(
         default=10_000,
@@ -156,6 +184,20 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Log level")
     log_json: bool = Field(default=True, description="JSON log lines")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

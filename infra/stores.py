@@ -13,6 +13,7 @@ from domain.subscribers.subscriber import Subscriber
 from infra.aggregate_cache import CachingRepository
 from infra.database import ConnectionParams
 from infra.feed_codec import FeedCompressor, FeedTranscoder
+from projections.runtime.codec import EventMapper
 
 CORE_EVENTS_TABLE = "core_events"
 FEED_EVENTS_TABLE = "feed_events"
@@ -27,6 +28,10 @@ class CoreStore(Application[UUID]):
     # every 20 events keeps a load to one snapshot plus at most 19 events
     # (bench/subscribers_reads.py measures it).
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Account: 50, Subscriber: 20}
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        # Events hold a ChangeMeta; stored, it is the plain JSON object it always was.
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=EventMapper)
 
     def construct_repository(self) -> Repository[UUID]:
         # Recent aggregates stay in memory, brought up to date from the events on every get
@@ -50,7 +55,9 @@ class FeedStore(Application[UUID]):
 
     def construct_mapper(self) -> Mapper[UUID]:
         # Batches are megabytes of JSON rows: compressed in the client (infra/feed_codec.py).
-        mapper = super().construct_mapper()
+        mapper = self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=EventMapper
+        )
         mapper.compressor = FeedCompressor()
         return mapper
 

@@ -25,7 +25,7 @@ class SystemClock:
 
 
 class JwtTokenService:
-    """HS256 bearer tokens that name an account and its security stamp."""
+    """HS256 bearer tokens that name an account, its security stamp and the session."""
 
     def __init__(self, secret: str, ttl: timedelta, clock: SystemClock | None = None) -> None:
         self._secret = secret
@@ -47,6 +47,7 @@ class JwtTokenService:
             "iat": int(now.timestamp()),
             "exp": int(expires_at.timestamp()),
             "jti": uuid.uuid4().hex,
+            "sid": uuid.uuid4().hex,
         }
         return jwt.encode(claims, self._secret, algorithm="HS256"), expires_at.replace(
             microsecond=0
@@ -80,6 +81,8 @@ class JwtTokenService:
                 account_id=uuid.UUID(claims["sub"]),
                 security_stamp=int(claims.get("stm", 0)),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+                # Tokens issued before sessions had ids end by their jti.
+                session_id=str(claims.get("sid") or claims.get("jti") or "") or None,
             )
         except (jwt.PyJWTError, ValueError, KeyError):
             return None

@@ -15,6 +15,7 @@ import psycopg
 from application.access.service import principal_of
 from application.authz import Principal
 from demo.knowledge import _docx, _pdf, _png, load_demo_knowledge
+from demo.ledger import DemoLedger
 from domain.access.account import account_id_for
 from infra.bootstrap import Container
 from tests.conftest import _with_dbname, make_settings
@@ -90,7 +91,8 @@ def knowledge_world(
         principals = seed_accounts(container)
         if demo:
             author = principal_of(container.core.repository.get(account_id_for("second")))
-            load_demo_knowledge(container.knowledge, container.contacts, author)
+            ledger = DemoLedger(container.audit, principals["auditor"])
+            load_demo_knowledge(container.knowledge, container.contacts, author, ledger)
         world = KnowledgeWorld(container, principals)
         world.catch_up()
         yield world

@@ -17,8 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from domain.shared import DomainError
-from domain.subscribers.recording import recorded_at
+from domain.shared import Actor, ChangeMeta, DomainError
 from domain.subscribers.rules import NotificationMode, SmsBlacklistLevel
 from domain.subscribers.subscriber import Subscriber
 from domain.support.lifecycle import CLOCK_RUNS_IN, TicketState
@@ -79,19 +78,11 @@ PROXY_DIMENSIONS = ("DAY", "PROVINCE", "OPERATION", "OPERATOR")
 TICKET_DIMENSIONS = ("DAY", "PROVINCE", "CATEGORY", "STATUS")
 
 
-def meta_of(actor: tuple[str, str, str | None]) -> dict[str, Any]:
+def meta_of(actor: tuple[str, str, str | None]) -> ChangeMeta:
     username, role, province = actor
-    return {
-        "actor": {
-            "account_id": f"id-{username}",
-            "username": username,
-            "role": role,
-            "province": province,
-        },
-        "correlation_id": None,
-        "reason": None,
-        "ticket_id": None,
-    }
+    return ChangeMeta(
+        Actor(account_id=f"id-{username}", username=username, role=role, province=province)
+    )
 
 
 def steps(max_size: int = 40) -> st.SearchStrategy[list[tuple[Any, ...]]]:
@@ -136,13 +127,12 @@ class World:
         meta = meta_of(ACTORS[actor_index])
         try:
             if kind == "sub":
-                with recorded_at(self.now):
-                    return self._subscriber(self.numbers[target], op, choice, meta)
+                return self._subscriber(self.numbers[target], op, choice, meta)
             return self._ticket(target, op, choice, meta)
         except DomainError:
             return []
 
-    def _subscriber(self, msisdn: str, op: str, choice: int, meta: dict[str, Any]) -> list[Any]:
+    def _subscriber(self, msisdn: str, op: str, choice: int, meta: ChangeMeta) -> list[Any]:
         s = self.subscribers.get(msisdn)
         province = PROVINCES[choice % len(PROVINCES)]
         if s is None:  # whatever the step says: the number gets its mailbox first
@@ -155,19 +145,19 @@ class World:
         actions = {
             "register": lambda: s.reregister(province, "PLUS_5", at, meta),
             "deregister": lambda: s.deregister(at, meta),
-            "plan": lambda: s.change_plan(("FREE", "PLUS_5", "VIP_20")[choice % 3], meta),
-            "companion": lambda: s.set_companion(choice % 2 == 0, meta),
-            "bill": lambda: s.set_bill_delivery(choice % 2 == 0, meta),
+            "plan": lambda: s.change_plan(("FREE", "PLUS_5", "VIP_20")[choice % 3], at, meta),
+            "companion": lambda: s.set_companion(choice % 2 == 0, at, meta),
+            "bill": lambda: s.set_bill_delivery(choice % 2 == 0, at, meta),
             "arrival": lambda: s.set_arrival_notification(
-                choice % 2 == 0, NotificationMode.SMS, None, None, meta
+                choice % 2 == 0, NotificationMode.SMS, None, None, at, meta
             ),
-            "reminder": lambda: s.set_login_reminder(choice % 2 == 0, meta),
-            "alias": lambda: s.set_alias(f"alias{choice}", meta),
+            "reminder": lambda: s.set_login_reminder(choice % 2 == 0, at, meta),
+            "alias": lambda: s.set_alias(f"alias{choice}", at, meta),
             "password": lambda: s.change_password(f"$fake${choice}", at, meta),
             "freeze": lambda: s.freeze("suspicious logins", at, meta),
             "unfreeze": lambda: s.unfreeze(at, meta),
             "blacklist": lambda: s.set_sms_blacklist(
-                list(SmsBlacklistLevel)[choice % len(SmsBlacklistLevel)], meta
+                list(SmsBlacklistLevel)[choice % len(SmsBlacklistLevel)], at, meta
             ),
         }
         actions[op]()
@@ -177,7 +167,7 @@ class World:
         self.issued += 1
         return f"T-{self.issued:06d}"
 
-    def _ticket(self, target: int, op: str, choice: int, meta: dict[str, Any]) -> list[Any]:
+    def _ticket(self, target: int, op: str, choice: int, meta: ChangeMeta) -> list[Any]:
         at, cal = self.now, self.policy.calendar
         if op == "draft":
             content = DraftContent.clean(
@@ -250,9 +240,9 @@ def oracle(events: Iterable[Any], policy: SlaPolicy) -> Oracle:
         if cls.startswith("Subscriber."):
             s = subscribers[e.originator_id] = e.mutate(subscribers.get(e.originator_id))
             name = ORACLE_OPERATIONS.get(cls.split(".", 1)[1])
-            actor = e.meta["actor"]
-            if name and actor["role"] in ORACLE_STAFF:
-                proxy[(_day(e.timestamp), s.province, name, actor["username"])] += 1
+            actor = e.meta.actor
+            if name and actor.role in ORACLE_STAFF:
+                proxy[(_day(e.timestamp), s.province, name, actor.username)] += 1
         elif cls.startswith("Ticket."):
             tickets[e.originator_id] = e.mutate(tickets.get(e.originator_id))
     counts: Counter[tuple[Any, ...]] = Counter()

@@ -76,7 +76,14 @@ def serve(
     from api.app import create_app
 
     started = time.monotonic()
+    if demo and not load_settings().dev_mode:
+        # Demo accounts have published passwords: never on a real deployment.
+        console.print("[red]--demo is for dev mode only (SPOA_DEV_MODE=1)[/red]")
+        raise typer.Exit(2)
     runtime = _runtime()
+    # X-Forwarded-For is believed from the same proxies as the login throttle believes it.
+    trusted = runtime.settings.trusted_proxy_list
+    proxies: dict[str, Any] = {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
     try:
         if demo:
             _load_demo(runtime, quiet_if_present=True)
@@ -100,6 +107,7 @@ def serve(
                     port=port,
                     log_config=None,
                     access_log=False,
+                    **proxies,
                 )
             finally:
                 os.environ.pop(MULTIPROC_DIR_ENV, None)
@@ -110,7 +118,7 @@ def serve(
         console.print(
             f"SPOA ready in {time.monotonic() - started:.1f}s: http://{host}:{port}/graphql"
         )
-        uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False, **proxies)
     finally:
         runtime.close()
 
@@ -313,7 +321,9 @@ def projections_rebuild(
 
 def _load_demo(runtime: Runtime, quiet_if_present: bool = False) -> None:
     results = load_demo_accounts(runtime.container.access)
-    numbers = load_demo_subscribers(runtime.container.access, runtime.container.subscribers)
+    numbers = load_demo_subscribers(
+        runtime.container.access, runtime.container.subscribers, runtime.container.audit
+    )
     if numbers:
         console.print(
             f"demo subscribers: {len(numbers)} across provinces with change histories"
@@ -327,7 +337,10 @@ def _load_demo(runtime: Runtime, quiet_if_present: bool = False) -> None:
         )
         console.print(f"demo platform history: {records} records of every kind, last 90 days")
     kb = load_demo_knowledge_base(
-        runtime.container.access, runtime.container.knowledge, runtime.container.contacts
+        runtime.container.access,
+        runtime.container.knowledge,
+        runtime.container.contacts,
+        runtime.container.audit,
     )
     if kb.faqs_created or kb.contacts_created:
         console.print(
@@ -335,7 +348,10 @@ def _load_demo(runtime: Runtime, quiet_if_present: bool = False) -> None:
             f' {kb.contacts_created} support contacts (try searchFaqs(query: "密码"))'
         )
     desk = load_demo_support_desk(
-        runtime.container.access, runtime.container.tickets, runtime.container.announcements
+        runtime.container.access,
+        runtime.container.tickets,
+        runtime.container.announcements,
+        runtime.container.audit,
     )
     if desk.tickets_created or desk.announcements_created:
         states = ", ".join(f"{n} {status}" for status, n in sorted(desk.statuses.items()))
@@ -344,7 +360,9 @@ def _load_demo(runtime: Runtime, quiet_if_present: bool = False) -> None:
             f" {desk.announcements_created} announcements"
         )
     if desk.tickets_created:
-        linked = load_demo_ticket_changes(runtime.container.access, runtime.container.subscribers)
+        linked = load_demo_ticket_changes(
+            runtime.container.access, runtime.container.subscribers, desk.ticket_ids
+        )
         console.print(f"demo changes citing tickets: {linked} (Subscriber.changes → ticketId)")
     created = [d for d, new in results if new]
     if quiet_if_present and not created:

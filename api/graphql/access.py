@@ -185,7 +185,9 @@ class AccessMutation:
     async def login(self, info: Info[Context, Any], username: str, password: str) -> LoginPayload:
         c = ctx(info)
         try:
-            session = await invoke(c.container.access.login, username, password, c.correlation_id)
+            session = await invoke(
+                c.container.access.login, username, password, c.correlation_id, c.client_address
+            )
         except DomainError as exc:
             return LoginPayload(user_errors=user_errors(exc))
         return LoginPayload(
@@ -195,6 +197,24 @@ class AccessMutation:
                 account=Account.from_aggregate(session.account),
             )
         )
+
+    @strawberry.mutation(description="End the caller's session: its token is refused from now on")
+    async def logout(self, info: Info[Context, Any]) -> bool:
+        c = ctx(info)
+        try:
+            return await invoke(c.container.access.logout, c.principal())
+        except DomainError as exc:
+            raise bad_input(exc.message) from None
+
+    @strawberry.mutation(description="End every session of an account (SUPER_ADMIN)")
+    async def revoke_sessions(
+        self, info: Info[Context, Any], account_id: strawberry.ID
+    ) -> AccountPayload:
+        c = ctx(info)
+        result = await mutate(
+            c.container.access.revoke_sessions, c.principal(), parse_id(account_id, "accountId")
+        )
+        return account_payload(result)
 
     @strawberry.mutation
     async def change_my_password(

@@ -193,10 +193,10 @@ class AuditQuery:
         at: datetime | None = None,
     ) -> JSON | None:
         c = ctx(info)
-        state: JSON | None = await query(
+        state = await query(
             c.container.as_of.state_as_of, c.principal(), stream_type, str(stream_id), at
         )
-        return state
+        return None if state is None else JSON(state)
 
     @strawberry.field
     async def projections(self, info: Info[Context, Any]) -> list[ProjectionStatus]:

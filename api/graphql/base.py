@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NewType, TypeVar
+from datetime import datetime
+from operator import methodcaller
+from typing import Any, NewType, ParamSpec, TypeVar
 
+import dateutil.parser
 import strawberry
 from graphql import GraphQLError
 from strawberry.fastapi import BaseContext
+from strawberry.schema.types.base_scalars import wrap_parser
 from strawberry.types import Info
+from strawberry.types.scalar import ScalarDefinition
 
 from api.blocking import run_blocking
 from application.access.service import UnauthenticatedError
 from application.authz import Principal
+from application.ports import RateLimitedError
 from domain.access.provinces import is_province
 from domain.shared import DomainError, PermissionDeniedError, ValidationError
 from infra.bootstrap import Container
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class ApiError(GraphQLError):
@@ -39,6 +46,16 @@ def bad_input(message: str) -> ApiError:
     return ApiError("BAD_USER_INPUT", message)
 
 
+class ScalarInputError(ValueError):
+    """A custom scalar refused the client's value: BAD_USER_INPUT wherever it is raised."""
+
+
+def rate_limited(exc: RateLimitedError) -> ApiError:
+    error = ApiError("RATE_LIMITED", exc.message)
+    error.extensions = {**(error.extensions or {}), "retryAfter": exc.retry_after}
+    return error
+
+
 class Context(BaseContext):
     def __init__(
         self,
@@ -46,12 +63,18 @@ class Context(BaseContext):
         correlation_id: str | None,
         principal: Principal | None,
         auth_error: str | None,
+        client_address: str | None = None,
     ) -> None:
         super().__init__()
         self.container = container
         self.correlation_id = correlation_id
         self._principal = principal
         self._auth_error = auth_error
+        self.client_address = client_address
+
+    @property
+    def authenticated(self) -> bool:
+        return self._principal is not None
 
     def principal(self) -> Principal:
         if self._principal is None:
@@ -63,7 +86,7 @@ def ctx(info: Info[Context, Any]) -> Context:
     return info.context
 
 
-async def invoke(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def invoke(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run blocking application code in a worker thread, mapping auth errors for GraphQL."""
     try:
         return await run_blocking(fn, *args, **kwargs)
@@ -71,9 +94,11 @@ async def invoke(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise forbidden(exc.message) from None
     except UnauthenticatedError as exc:
         raise unauthenticated(str(exc)) from None
+    except RateLimitedError as exc:
+        raise rate_limited(exc) from None
 
 
-async def query(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def query(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Like invoke, for queries: a broken rule in a query is bad input."""
     try:
         return await invoke(fn, *args, **kwargs)
@@ -98,7 +123,7 @@ def user_errors(exc: DomainError) -> list[UserError]:
     return [UserError(code=exc.code, message=exc.message, field=exc.field)]
 
 
-async def mutate(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | list[UserError]:
+async def mutate(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | list[UserError]:
     """Run a command; a broken business rule comes back as userErrors, not an exception."""
     try:
         return await invoke(fn, *args, **kwargs)
@@ -108,19 +133,34 @@ async def mutate(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | list[Us
 
 def _parse_province(value: Any) -> str:
     if not isinstance(value, str) or not is_province(value):
-        raise ValueError(f"unknown province {value!r}: use an ISO 3166-2:CN code without CN-")
+        raise ScalarInputError(f"unknown province {value!r}: use an ISO 3166-2:CN code without CN-")
     return value
 
 
 Province = NewType("Province", str)
 
+
+def _aware(value: str) -> datetime:
+    parsed = dateutil.parser.isoparse(value)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        # Compared with stored times, a naive one would fail deep inside a resolver.
+        raise ValueError("a DateTime needs an offset, e.g. 2024-05-01T08:00:00+08:00 or ...Z")
+    return parsed
+
+
 # Custom scalars of the contract, registered on the schema config (strawberry's scalar_map).
-SCALARS = {
+SCALARS: dict[object, ScalarDefinition] = {
     Province: strawberry.scalar(
         name="Province",
         description="ISO 3166-2:CN subdivision code without the CN- prefix, e.g. BJ, GD, SH",
         serialize=str,
         parse_value=_parse_province,
+    ),
+    datetime: strawberry.scalar(
+        name="DateTime",
+        description="Date with time (ISO-8601 with an offset)",
+        serialize=methodcaller("isoformat"),
+        parse_value=wrap_parser(_aware, "DateTime"),
     ),
 }
 

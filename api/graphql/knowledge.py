@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import strawberry
+from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
@@ -285,12 +286,14 @@ class KnowledgeMutation:
         c = ctx(info)
         principal = c.principal()
         faq = parse_id(faq_id, "faqId")
+        # Typed as bytes by strawberry; the FastAPI integration hands over starlette's file.
+        upload = cast(UploadFile, file)
         result = await mutate(
             c.container.knowledge.attach_document,
             principal,
             faq,
-            getattr(file, "filename", None),
-            file.file,
+            upload.filename,
+            upload.file,
         )
         return _faq_payload(result)
 

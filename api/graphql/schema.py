@@ -19,9 +19,10 @@ from strawberry.types import ExecutionContext
 
 from api.graphql.access import AccessMutation, AccessQuery
 from api.graphql.audit import AuditQuery
-from api.graphql.base import SCALARS, ApiError
+from api.graphql.base import SCALARS, ApiError, ScalarInputError
 from api.graphql.budget import CostPlans, RequestBudget
 from api.graphql.history.fields import HistoryMutation
+from api.graphql.introspection import AnonymousIntrospectionGuard
 from api.graphql.knowledge import KnowledgeMutation, KnowledgeQuery
 from api.graphql.metrics import GraphQLMetrics
 from api.graphql.statistics import StatisticsQuery
@@ -72,7 +73,7 @@ def classify(error: GraphQLError) -> str:
         # Parse, validation and variable-coercion errors: the client sent something malformed.
         # (graphql-core reports a bad variable value with a GraphQLError as the original.)
         return "BAD_USER_INPUT"
-    if isinstance(original, ValueError) and "province" in str(original):
+    if isinstance(original, ScalarInputError):
         return "BAD_USER_INPUT"
     return "INTERNAL_SERVER_ERROR"
 
@@ -101,16 +102,21 @@ def build_schema(
     max_depth: int = 12,
     max_aliases: int = 30,
     max_tokens: int = 5000,
+    anonymous_introspection: bool = True,
     max_cost: int = 10_000,
     page_max: int = 500,
 ) -> Any:
+    """The schema; `anonymous_introspection` False (outside dev mode) keeps `__schema` and
+    `__type` for authenticated callers."""
     valid_documents = ValidDocuments()  # per schema: its rules decide what is valid
+    guard = [] if anonymous_introspection else [AnonymousIntrospectionGuard]
     cost_plans = CostPlans(page_max)
     return SpoaSchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
+            *guard,
             lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),

@@ -4,7 +4,10 @@ Validation is the largest CPU cost of a small mutation (profiled by
 bench/subscribers_mutations.py). strawberry's own ValidationCache keys on the rule classes
 too, and the depth and alias limiters build new rule classes per request, so it never hits.
 The rules of one schema are the same for every request (fixed limits), so the query text is
-key enough. Only documents that passed are remembered; a failing one is checked every time.
+key enough, except for rules that depend on who is calling (marked `depends_on_caller`, e.g.
+no introspection for anonymous callers): which of those applied is part of the key, so a
+document that passed for one caller is never taken as valid for another. Only documents that
+passed are remembered; a failing one is checked every time.
 """
 
 from __future__ import annotations
@@ -50,11 +53,22 @@ class QueryValidationCache(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        query = context.query
-        if query is not None and query in self.valid:
+        key = self._key()
+        if key is not None and key in self.valid:
             context.pre_execution_errors = []  # tells strawberry validation already ran
             yield
             return
         yield
-        if query is not None and context.pre_execution_errors == []:
-            self.valid.add(query)
+        if key is not None and context.pre_execution_errors == []:
+            self.valid.add(key)
+
+    def _key(self) -> str | None:
+        context = self.execution_context
+        if context.query is None:
+            return None
+        per_caller = [
+            rule.__name__
+            for rule in context.validation_rules
+            if getattr(rule, "depends_on_caller", False)
+        ]
+        return "\0".join([*per_caller, context.query])

@@ -28,13 +28,15 @@ from domain.catalogue import (
     stream_type_of_topic,
     topics_for_types,
 )
-from domain.shared import ValidationError
+from domain.shared import ChangeMeta, ValidationError
 from domain.subscribers.alias_claim import alias_claim_id_for
 from domain.subscribers.subscriber import subscriber_id_for
 
 REDACTED = "[REDACTED]"
 SECRET_KEYS = frozenset({"password_hash", "secret", "token"})
 _ENVELOPE_KEYS = frozenset({"originator_id", "originator_version", "timestamp", "meta"})
+# What an event stored without metadata reads as: no actor, no reason, no ticket.
+_NO_META = ChangeMeta.from_dict({})
 
 
 def redact(value: Any) -> Any:
@@ -94,8 +96,9 @@ class AuditEntry:
 def to_entry(recorded: RecordedEvent, stream_id: str) -> AuditEntry:
     event = recorded.event
     state = dict(vars(event))
-    meta = state.get("meta") or {}
-    actor = meta.get("actor") or {}
+    meta = state.get("meta")
+    if not isinstance(meta, ChangeMeta):
+        meta = _NO_META
     data = {k: v for k, v in state.items() if k not in _ENVELOPE_KEYS}
     return AuditEntry(
         position=recorded.position,
@@ -104,11 +107,11 @@ def to_entry(recorded: RecordedEvent, stream_id: str) -> AuditEntry:
         version=event.originator_version,
         type=event_type_of_topic(recorded.topic),
         occurred_at=event_time(event),
-        actor_id=actor.get("account_id") or None,
-        actor_username=actor.get("username"),
-        reason=meta.get("reason"),
-        ticket_id=meta.get("ticket_id"),
-        correlation_id=meta.get("correlation_id"),
+        actor_id=meta.actor.account_id or None,
+        actor_username=meta.actor.username or None,
+        reason=meta.reason,
+        ticket_id=meta.ticket_id,
+        correlation_id=meta.correlation_id,
         data=jsonable(redact(data)),
     )
 

@@ -22,13 +22,13 @@ import orjson
 
 from domain.history.records import (
     MAX_INT,
-    MSISDN_RE,
     Column,
     FieldProblemError,
     FieldType,
     RecordKind,
     columns_of,
 )
+from domain.subscribers.rules import MSISDN_LENGTH, MSISDN_RE
 
 # Record times in their stored form (domain.history.records.canonical_time), written in C for a
 # whole batch at once: msgspec writes aware UTC datetimes as RFC 3339 with "Z".
@@ -53,7 +53,7 @@ def _fast_type(column: Column) -> Any:
     if column.type is FieldType.MSISDN:
         # The length only: a pattern would cost a call into `re` per record (as much as all
         # the rest of the decoding); the digits are checked on the decoded value.
-        return Annotated[str, msgspec.Meta(min_length=_MSISDN_LENGTH, max_length=_MSISDN_LENGTH)]
+        return Annotated[str, msgspec.Meta(min_length=MSISDN_LENGTH, max_length=MSISDN_LENGTH)]
     if column.type is FieldType.TIMESTAMP:
         return str  # parsed by datetime.fromisoformat, exactly as Column.parse does
     if column.type is FieldType.CHOICE:
@@ -72,7 +72,6 @@ def _fast_type(column: Column) -> Any:
 # numbers at once, by matching their concatenation against this. Each repetition of the
 # pattern takes exactly 11 characters, so exactly the next number: the concatenation of
 # 11-character strings matches exactly when every one of them matches MSISDN_RE.
-_MSISDN_LENGTH = 11
 assert MSISDN_RE.pattern == "1[3-9][0-9]{9}", "matches 11 characters, no more and no fewer"
 _MSISDN_RUN = re.compile(f"(?:{MSISDN_RE.pattern})*")
 

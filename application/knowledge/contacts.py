@@ -10,7 +10,7 @@ from eventsourcing.application import Application
 
 from application.authz import Principal
 from application.ports import ReadModelWaiter
-from application.unit_of_work import get_or_raise, retrying, save
+from application.unit_of_work import get_or_raise, run_command, save
 from domain.access.permissions import Permission
 from domain.knowledge.contact import ContactDetails, SupportContact
 
@@ -74,36 +74,34 @@ class SupportContactService:
         email: str | None = None,
         hours: str | None = None,
         notes: str | None = None,
-        new_id: UUID | None = None,
     ) -> ContactResult:
-        """Add a contact (no id) or update an existing one (its id; unknown ids are NOT_FOUND).
-
-        `new_id` gives a new contact a stable id (demo data only).
-        """
+        """Add a contact (no id) or update an existing one (its id; unknown ids are NOT_FOUND)."""
         principal.require(Permission.CONTACT_MANAGE)
         details = ContactDetails.parse(
             name=name, title=title, phone=phone, email=email, hours=hours, notes=notes
         )
         if contact_id is None:
-            contact = SupportContact.add(details, principal.meta(), new_id)
+            contact = SupportContact.add(details, principal.meta())
             return ContactResult(ContactView.of(contact), save(self.store, contact))
 
-        def attempt() -> ContactResult:
-            found: SupportContact = get_or_raise(self.store, contact_id, "contact")
+        def act(found: SupportContact) -> ContactResult:
             found.update(details, principal.meta())
             return ContactResult(ContactView.of(found), save(self.store, found))
 
-        return retrying(attempt, retry=True)
+        return run_command(lambda: self._contact(contact_id), act)
 
     def remove(self, principal: Principal, contact_id: UUID) -> ContactResult:
         principal.require(Permission.CONTACT_MANAGE)
 
-        def attempt() -> ContactResult:
-            found: SupportContact = get_or_raise(self.store, contact_id, "contact")
+        def act(found: SupportContact) -> ContactResult:
             found.remove(principal.meta())
             return ContactResult(ContactView.of(found), save(self.store, found))
 
-        return retrying(attempt, retry=True)
+        return run_command(lambda: self._contact(contact_id), act)
+
+    def _contact(self, contact_id: UUID) -> SupportContact:
+        found: SupportContact = get_or_raise(self.store, contact_id, "contact")
+        return found
 
     def list(self, principal: Principal, consistent_with: int | None = None) -> list[ContactView]:
         principal.require(Permission.CONTACT_READ)

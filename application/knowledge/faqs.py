@@ -16,7 +16,7 @@ from application.authz import Principal
 from application.knowledge.document_sweep import DocumentReferences
 from application.pagination import CursorCodec
 from application.ports import Clock, ReadModelWaiter
-from application.unit_of_work import get_or_none, get_or_raise, retrying, save
+from application.unit_of_work import get_or_none, get_or_raise, run_command, save
 from domain.access.permissions import Permission
 from domain.knowledge.documents import (
     DocumentTooLargeError,
@@ -28,7 +28,7 @@ from domain.knowledge.documents import (
 )
 from domain.knowledge.faq import DocumentRef, Faq, FaqContent
 from domain.knowledge.search_text import SearchQuery, highlight, parse_query
-from domain.shared import NotFoundError, check_expected_version
+from domain.shared import NotFoundError
 
 FAQ_PROJECTIONS = ("faqs",)
 READ_CHUNK = 1 << 20
@@ -166,11 +166,10 @@ class KnowledgeService:
         body: str,
         category: str,
         keywords: list[str] | None,
-        faq_id: UUID | None = None,
     ) -> FaqResult:
         principal.require(Permission.FAQ_EDIT)
         content = FaqContent.parse(title=title, body=body, category=category, keywords=keywords)
-        faq = Faq.create(content, principal.meta(), faq_id)
+        faq = Faq.create(content, principal.meta())
         return FaqResult(FaqView.of(faq), save(self.store, faq))
 
     def revise_faq(
@@ -187,23 +186,20 @@ class KnowledgeService:
         principal.require(Permission.FAQ_EDIT)
         content = FaqContent.parse(title=title, body=body, category=category, keywords=keywords)
 
-        def attempt() -> FaqResult:
-            faq = self._faq(faq_id)
-            check_expected_version(faq.version, expected_version)
+        def act(faq: Faq) -> FaqResult:
             faq.revise(content, principal.meta())
             return FaqResult(FaqView.of(faq), save(self.store, faq))
 
-        return retrying(attempt, retry=expected_version is None)
+        return run_command(lambda: self._faq(faq_id), act, expected_version=expected_version)
 
     def remove_faq(self, principal: Principal, faq_id: UUID) -> FaqResult:
         principal.require(Permission.FAQ_REMOVE)
 
-        def attempt() -> FaqResult:
-            faq = self._faq(faq_id)
+        def act(faq: Faq) -> FaqResult:
             faq.remove(principal.meta())
             return FaqResult(FaqView.of(faq), save(self.store, faq))
 
-        return retrying(attempt, retry=True)
+        return run_command(lambda: self._faq(faq_id), act)
 
     def _faq(self, faq_id: UUID) -> Faq:
         faq: Faq = get_or_raise(self.store, faq_id, "FAQ")
@@ -234,12 +230,11 @@ class KnowledgeService:
             uploaded_at=self.clock.now(),
         )
 
-        def attempt() -> FaqResult:
-            faq = self._faq(faq_id)
+        def act(faq: Faq) -> FaqResult:
             faq.attach_document(document, principal.meta())
             return FaqResult(FaqView.of(faq), save(self.store, faq))
 
-        return retrying(attempt, retry=True)
+        return run_command(lambda: self._faq(faq_id), act)
 
     def _measure(self, stream: BinaryIO) -> tuple[str, int]:
         digest = hashlib.sha256()
@@ -260,12 +255,11 @@ class KnowledgeService:
         """Detach from the FAQ; the bytes stay, since earlier versions still refer to them."""
         principal.require(Permission.FAQ_EDIT)
 
-        def attempt() -> FaqResult:
-            faq = self._faq(faq_id)
+        def act(faq: Faq) -> FaqResult:
             faq.detach_document(sha256.lower(), principal.meta())
             return FaqResult(FaqView.of(faq), save(self.store, faq))
 
-        return retrying(attempt, retry=True)
+        return run_command(lambda: self._faq(faq_id), act)
 
     def open_document(self, principal: Principal, sha256: str) -> DocumentDownload:
         """What a download needs to know; the bytes come from `document_chunks`."""

@@ -1,16 +1,16 @@
 """Subscriber use cases: registration and every proxy setting, each stored as a domain event.
 
-Every command: permission check, input format check, then a load-decide-save attempt that is
-retried on an optimistic-concurrency conflict (bounded). Each attempt checks the caller's
-expectedVersion against the freshly loaded subscriber, so a stale one is VERSION_CONFLICT and
-nothing is stored. An attempt builds and mutates the aggregates itself, because a failed save
-drains their pending events.
+Every command: permission check, input format check, then a load-decide-save attempt run by
+the retry policy of application/unit_of_work.py, which checks the caller's expectedVersion
+against each freshly loaded subscriber. An attempt builds and mutates the aggregates itself,
+because a failed save drains their pending events.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,9 +18,10 @@ from eventsourcing.application import Application
 
 from application.authz import Principal
 from application.ports import Clock, PasswordHasher
-from application.unit_of_work import get_or_none, retrying, save
+from application.unit_of_work import get_or_none, run_command, save
 from domain.access.permissions import Permission
-from domain.shared import PermissionDeniedError, check_expected_version
+from domain.access.provinces import validate_province
+from domain.shared import ChangeMeta, PermissionDeniedError
 from domain.subscribers.alias_claim import AliasClaim, alias_claim_id_for, claim_alias
 from domain.subscribers.plans import plan_for
 from domain.subscribers.rules import (
@@ -34,7 +35,7 @@ from domain.subscribers.rules import (
     validate_msisdn,
     validate_reason,
 )
-from domain.subscribers.subscriber import Subscriber, subscriber_id_for, validate_province
+from domain.subscribers.subscriber import Subscriber, subscriber_id_for
 from domain.support.citation import check_citation, parse_cited_ticket, ticket_not_found
 from domain.support.ticket import Ticket
 
@@ -58,7 +59,7 @@ class SubscriberResult:
 
 
 # A decision on a loaded subscriber: mutate it, and return any other aggregates to save with it.
-Decision = Callable[[Subscriber, dict[str, Any]], list[Any] | None]
+Decision = Callable[[Subscriber, ChangeMeta], list[Any] | None]
 
 
 class SubscriberService:
@@ -71,18 +72,18 @@ class SubscriberService:
 
     # ------------------------------------------------------------------ plumbing
     @staticmethod
-    def _meta(principal: Principal, context: ChangeContext) -> dict[str, Any]:
+    def _meta(principal: Principal, context: ChangeContext) -> ChangeMeta:
         reason = validate_reason(context.reason, ["context", "reason"], MAX_REASON)
         ticket_id = parse_cited_ticket(context.ticket_id)
         return principal.meta(reason=reason, ticket_id=str(ticket_id) if ticket_id else None)
 
     def _check_cited_ticket(
-        self, principal: Principal, meta: dict[str, Any], msisdn: str, province: str
+        self, principal: Principal, meta: ChangeMeta, msisdn: str, province: str
     ) -> None:
         """The ticket the change cites exists, is one the caller may read, and is about this
         mailbox (or, naming none, of its province); a ticket the caller may not read is
         TICKET_NOT_FOUND, as if it did not exist."""
-        cited = meta.get("ticket_id")
+        cited = meta.ticket_id
         if cited is None:
             return
         ticket = get_or_none(self.store, UUID(cited))
@@ -112,18 +113,19 @@ class SubscriberService:
         validate_msisdn(msisdn)
         meta = self._meta(principal, context)
 
-        def attempt() -> SubscriberResult:
+        def load() -> Subscriber:
             subscriber = self._load(msisdn)
             principal.require_in_province(permission, subscriber.province)
-            check_expected_version(subscriber.version, context.expected_version)
+            return subscriber
+
+        def act(subscriber: Subscriber) -> SubscriberResult:
             self._check_cited_ticket(principal, meta, msisdn, subscriber.province)
             others = decide(subscriber, meta) or []
             return SubscriberResult(subscriber, save(self.store, subscriber, *others))
 
-        # Retried even with an expectedVersion: every attempt re-checks it against the reloaded
-        # subscriber, so a write that moved it is still VERSION_CONFLICT, while a conflict on
-        # another aggregate (a concurrent claim of the same alias) gets its true answer.
-        return retrying(attempt, retry=True)
+        # A conflict on another aggregate (a concurrent claim of the same alias) is retried
+        # and gets its true answer; one that moved the subscriber is VERSION_CONFLICT.
+        return run_command(load, act, expected_version=context.expected_version)
 
     # ------------------------------------------------------------------ registration
     def register(
@@ -141,11 +143,16 @@ class SubscriberService:
         plan_for(plan_code)
         meta = self._meta(principal, context)
 
-        def attempt() -> SubscriberResult:
+        def load() -> Subscriber | None:
             self._check_cited_ticket(principal, meta, msisdn, province)
             existing: Subscriber | None = get_or_none(self.store, subscriber_id_for(msisdn))
+            if existing is not None:
+                # The old mailbox's province must be ours too: its history stays on the stream.
+                principal.require_in_province(Permission.PROXY_SETTING, existing.province)
+            return existing
+
+        def act(existing: Subscriber | None) -> SubscriberResult:
             if existing is None:
-                check_expected_version(0, context.expected_version)
                 subscriber = Subscriber.register(
                     msisdn=msisdn,
                     province=province,
@@ -154,24 +161,21 @@ class SubscriberService:
                     meta=meta,
                 )
             else:
-                # The old mailbox's province must be ours too: its history stays on the stream.
-                principal.require_in_province(Permission.PROXY_SETTING, existing.province)
-                check_expected_version(existing.version, context.expected_version)
                 existing.reregister(province, plan_code, self.clock.now(), meta)
                 subscriber = existing
             return SubscriberResult(subscriber, save(self.store, subscriber))
 
         # A concurrent first registration makes our version-1 insert conflict; the retry then
         # sees the winner (ALREADY_REGISTERED, or VERSION_CONFLICT against an expectedVersion).
-        return retrying(attempt, retry=True)
+        return run_command(load, act, expected_version=context.expected_version)
 
     def deregister(
         self, principal: Principal, msisdn: str, context: ChangeContext = NO_CONTEXT
     ) -> SubscriberResult:
-        def decide(subscriber: Subscriber, meta: dict[str, Any]) -> list[Any]:
-            released = subscriber.alias
-            subscriber.deregister(self.clock.now(), meta)
-            return self._release(released, subscriber, meta)
+        def decide(subscriber: Subscriber, meta: ChangeMeta) -> list[Any]:
+            released, now = subscriber.alias, self.clock.now()
+            subscriber.deregister(now, meta)
+            return self._release(released, subscriber, now, meta)
 
         return self._change(principal, msisdn, context, decide)
 
@@ -185,14 +189,20 @@ class SubscriberService:
     ) -> SubscriberResult:
         plan_for(plan_code)
         return self._change(
-            principal, msisdn, context, lambda s, meta: s.change_plan(plan_code, meta)
+            principal,
+            msisdn,
+            context,
+            lambda s, meta: s.change_plan(plan_code, self.clock.now(), meta),
         )
 
     def set_companion(
         self, principal: Principal, msisdn: str, enabled: bool, context: ChangeContext = NO_CONTEXT
     ) -> SubscriberResult:
         return self._change(
-            principal, msisdn, context, lambda s, meta: s.set_companion(enabled, meta)
+            principal,
+            msisdn,
+            context,
+            lambda s, meta: s.set_companion(enabled, self.clock.now(), meta),
         )
 
     def set_bill_delivery(
@@ -206,7 +216,7 @@ class SubscriberService:
             principal,
             msisdn,
             context,
-            lambda s, meta: s.set_bill_delivery(subscribed, meta),
+            lambda s, meta: s.set_bill_delivery(subscribed, self.clock.now(), meta),
         )
 
     def set_arrival_notification(
@@ -224,7 +234,7 @@ class SubscriberService:
             msisdn,
             context,
             lambda s, meta: s.set_arrival_notification(
-                enabled, mode, window_start, window_end, meta
+                enabled, mode, window_start, window_end, self.clock.now(), meta
             ),
         )
 
@@ -232,7 +242,10 @@ class SubscriberService:
         self, principal: Principal, msisdn: str, enabled: bool, context: ChangeContext = NO_CONTEXT
     ) -> SubscriberResult:
         return self._change(
-            principal, msisdn, context, lambda s, meta: s.set_login_reminder(enabled, meta)
+            principal,
+            msisdn,
+            context,
+            lambda s, meta: s.set_login_reminder(enabled, self.clock.now(), meta),
         )
 
     def set_sms_blacklist(
@@ -243,7 +256,10 @@ class SubscriberService:
         context: ChangeContext = NO_CONTEXT,
     ) -> SubscriberResult:
         return self._change(
-            principal, msisdn, context, lambda s, meta: s.set_sms_blacklist(level, meta)
+            principal,
+            msisdn,
+            context,
+            lambda s, meta: s.set_sms_blacklist(level, self.clock.now(), meta),
         )
 
     # ------------------------------------------------------------------ alias
@@ -259,26 +275,27 @@ class SubscriberService:
         if alias is not None:
             validate_alias(alias)
 
-        def decide(subscriber: Subscriber, meta: dict[str, Any]) -> list[Any]:
-            previous = subscriber.alias
-            subscriber.set_alias(alias, meta)
-            changed: list[Any] = self._release(previous, subscriber, meta)
+        def decide(subscriber: Subscriber, meta: ChangeMeta) -> list[Any]:
+            previous, now = subscriber.alias, self.clock.now()
+            subscriber.set_alias(alias, now, meta)
+            changed: list[Any] = self._release(previous, subscriber, now, meta)
             if alias is not None:
                 existing: AliasClaim | None = get_or_none(self.store, alias_claim_id_for(alias))
-                changed.append(claim_alias(existing, alias, subscriber.id, subscriber.msisdn, meta))
+                holder = subscriber.id
+                changed.append(claim_alias(existing, alias, holder, subscriber.msisdn, now, meta))
             return changed
 
         return self._change(principal, msisdn, context, decide)
 
     def _release(
-        self, alias: str | None, subscriber: Subscriber, meta: dict[str, Any]
+        self, alias: str | None, subscriber: Subscriber, at: datetime, meta: ChangeMeta
     ) -> list[Any]:
         if alias is None:
             return []
         claim: AliasClaim | None = get_or_none(self.store, alias_claim_id_for(alias))
         if claim is None:
             return []
-        claim.release(subscriber.id, meta)
+        claim.release(subscriber.id, at, meta)
         return [claim]
 
     # ------------------------------------------------------------------ password and freezing

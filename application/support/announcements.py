@@ -17,13 +17,12 @@ from eventsourcing.application import Application
 from application.audit.ports import AggregateAsOf
 from application.authz import Principal
 from application.ports import Clock, EventLog
-from application.support.tickets import retry_contended
-from application.unit_of_work import get_or_none, save
+from application.unit_of_work import get_or_none, run_command, save
 from domain.access.permissions import Permission, Role
+from domain.access.provinces import validate_province
 from domain.shared import NotFoundError, PermissionDeniedError
-from domain.shared import check_expected_version as check_version
 from domain.support.announcement import Announcement, AnnouncementContent, announcement_status
-from domain.support.values import AnnouncementSeverity, validate_province
+from domain.support.values import AnnouncementSeverity
 
 _READ, _MANAGE = Permission.ANNOUNCEMENT_READ, Permission.ANNOUNCEMENT_MANAGE
 
@@ -148,16 +147,16 @@ class AnnouncementService:
         principal.require(_MANAGE)
         meta = principal.meta()
 
-        def attempt() -> AnnouncementResult:
-            announcement = self._load(announcement_id)
-            check_version(announcement.version, expected_version)
+        def act(announcement: Announcement) -> AnnouncementResult:
             now = self.clock.now()
             content = _content(data, default_from=announcement.effective_from)
             announcement.revise(content=content, at=now, meta=meta)
             position = save(self.store, announcement)
             return AnnouncementResult(announcement_view(announcement, now), position)
 
-        return retry_contended(attempt)
+        return run_command(
+            lambda: self._load(announcement_id), act, expected_version=expected_version
+        )
 
     def withdraw(
         self, principal: Principal, announcement_id: UUID, reason: str | None
@@ -165,14 +164,13 @@ class AnnouncementService:
         principal.require(_MANAGE)
         meta = principal.meta(reason=reason)
 
-        def attempt() -> AnnouncementResult:
-            announcement = self._load(announcement_id)
+        def act(announcement: Announcement) -> AnnouncementResult:
             now = self.clock.now()
             announcement.withdraw(reason=reason, at=now, meta=meta)
             position = save(self.store, announcement)
             return AnnouncementResult(announcement_view(announcement, now), position)
 
-        return retry_contended(attempt)
+        return run_command(lambda: self._load(announcement_id), act)
 
     def _load(self, announcement_id: UUID) -> Announcement:
         found = get_or_none(self.store, announcement_id)

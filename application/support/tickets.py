@@ -7,36 +7,26 @@ FORBIDDEN, and a command the ticket's state does not allow is INVALID_TRANSITION
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
 
 from application.authz import Principal
 from application.ports import Clock
-from application.unit_of_work import get_or_none, save
-from domain.shared import NotFoundError, ValidationError, VersionConflictError
-from domain.shared import check_expected_version as check_version
+from application.unit_of_work import get_or_none, run_command, save
+from domain.access.provinces import validate_province
+from domain.calendar_days import local_day
+from domain.shared import ChangeMeta, NotFoundError, ValidationError
 from domain.support.lifecycle import CREATE_PERMISSION, TicketCommand, permission_for
 from domain.support.numbers import TicketNumberSequence, sequence_id
 from domain.support.sla import SlaPolicy
 from domain.support.ticket import Ticket
 from domain.support.ticket_content import KEEP, DraftContent, Keep
-from domain.support.values import TicketCategory, TicketPriority, local_day, validate_province
-
-T = TypeVar("T")
-# Concurrent submissions in one province on one day contend for the same number sequence;
-# every round has a winner, so allow many rounds, with jitter so losers do not collide again.
-MAX_ATTEMPTS = 40
-# The jitter's own generator: retries leave the process-wide `random` state alone.
-_JITTER = random.Random()
+from domain.support.values import TicketCategory, TicketPriority
 
 _C = TicketCommand
 
@@ -47,18 +37,6 @@ class TicketResult:
 
     ticket: Ticket | None
     position: int | None
-
-
-def retry_contended(attempt: Callable[[], T]) -> T:
-    """Run a load-decide-save attempt, reloading and retrying on optimistic-concurrency
-    conflicts. Attempts check expectedVersion themselves, so a retry after someone else
-    changed the ticket reports VERSION_CONFLICT rather than overwriting."""
-    for n in range(MAX_ATTEMPTS):
-        try:
-            return attempt()
-        except IntegrityError:
-            time.sleep(_JITTER.uniform(0, 0.002 * min(n + 1, 10)))
-    raise VersionConflictError("the ticket was changed concurrently; reload and try again")
 
 
 def load_ticket(store: Application[UUID], ticket_id: UUID) -> Ticket:
@@ -75,10 +53,6 @@ class TicketService:
         self.store = store
         self.clock = clock
         self.sla = sla
-
-    def with_clock(self, clock: Clock) -> TicketService:
-        """The same service reading another clock (demo data dated in the past)."""
-        return TicketService(self.store, clock, self.sla)
 
     # ------------------------------------------------------------------ drafts
     def save_draft(
@@ -138,7 +112,7 @@ class TicketService:
     def submit(
         self, principal: Principal, ticket_id: UUID, expected_version: int | None = None
     ) -> TicketResult:
-        def act(ticket: Ticket, now: datetime, meta: dict[str, Any]) -> list[Aggregate]:
+        def act(ticket: Ticket, now: datetime, meta: ChangeMeta) -> list[Aggregate]:
             sequences: list[Aggregate] = []
 
             def allocate() -> str:
@@ -235,7 +209,7 @@ class TicketService:
         ticket_id: UUID,
         command: TicketCommand,
         expected_version: int | None,
-        act: Callable[[Ticket, datetime, dict[str, Any]], list[Aggregate] | None],
+        act: Callable[[Ticket, datetime, ChangeMeta], list[Aggregate] | None],
         province: str | None = None,
     ) -> TicketResult:
         """Check the permission, then load, check province and version, act, save (retried)."""
@@ -243,14 +217,18 @@ class TicketService:
         principal.require(permission)
         meta = principal.meta()
 
-        def attempt() -> TicketResult:
+        def load() -> Ticket:
             ticket = load_ticket(self.store, ticket_id)
             principal.require_in_province(permission, ticket.province)
             if province is not None and province != ticket.province:
                 raise ValidationError("a ticket's province cannot be changed", field=["province"])
-            check_version(ticket.version, expected_version)
+            return ticket
+
+        def decide(ticket: Ticket) -> TicketResult:
             others = act(ticket, self.clock.now(), meta) or []
             position = save(self.store, ticket, *others)
             return TicketResult(ticket if ticket.visible else None, position)
 
-        return retry_contended(attempt)
+        # Concurrent submissions in one province on one day contend for the same number
+        # sequence: a conflict there is retried, one that moved the ticket is reported.
+        return run_command(load, decide, expected_version=expected_version)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.access.permissions import Role
-from domain.access.provinces import is_province
-from domain.shared import DomainError, NoChangeError, ValidationError, natural_id
+from domain.access.provinces import validate_province
+from domain.shared import ChangeMeta, DomainError, NoChangeError, ValidationError, natural_id
 
 USERNAME_RE = re.compile(r"[a-z0-9._-]{3,32}")
 MIN_PASSWORD_LENGTH = 10
@@ -72,10 +71,8 @@ def validate_display_name(display_name: str) -> str:
 
 
 def validate_role_province(role: Role, province: str | None) -> None:
-    if province is not None and not is_province(province):
-        raise ValidationError(
-            f"unknown province {province!r}", code="UNKNOWN_PROVINCE", field=["province"]
-        )
+    if province is not None:
+        validate_province(province)
     if role is Role.PROVINCE_AGENT and province is None:
         raise ValidationError(
             "a PROVINCE_AGENT needs a province", code="PROVINCE_REQUIRED", field=["province"]
@@ -112,7 +109,7 @@ class Account(Aggregate):
         role: str,
         province: str | None,
         password_hash: str,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.username = username
         self.display_name = display_name
@@ -122,10 +119,9 @@ class Account(Aggregate):
         self.enabled = True
         self.disabled_reason: str | None = None
         self.last_login_at: datetime | None = None
-        self.failed_logins = 0
-        self.locked_until: datetime | None = None
         # Bumped whenever credentials or standing change: tokens issued before are void.
         self.security_stamp = 0
+        self.ended_sessions: dict[str, int] = {}
 
     @classmethod
     def register(
@@ -136,7 +132,7 @@ class Account(Aggregate):
         role: Role,
         province: str | None,
         password_hash: str,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> Account:
         validate_username(username)
         name = validate_display_name(display_name)
@@ -151,7 +147,7 @@ class Account(Aggregate):
         )
 
     # ------------------------------------------------------------------ role
-    def change_role(self, role: Role, province: str | None, meta: dict[str, Any]) -> None:
+    def change_role(self, role: Role, province: str | None, meta: ChangeMeta) -> None:
         validate_role_province(role, province)
         if role is self.role and province == self.province:
             raise NoChangeError("the account already has this role and province")
@@ -170,74 +166,87 @@ class Account(Aggregate):
         province: str | None,
         previous_role: str,
         previous_province: str | None,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.role = Role(role)
         self.province = province
         self.security_stamp += 1
 
     # ------------------------------------------------------------------ standing
-    def disable(self, reason: str | None, meta: dict[str, Any]) -> None:
+    def disable(self, reason: str | None, meta: ChangeMeta) -> None:
         if not self.enabled:
             raise NoChangeError("the account is already disabled")
         self._disabled(reason=reason, meta=meta)
 
     @event("AccountDisabled", topic="spoa.access:Account.AccountDisabled")
-    def _disabled(self, reason: str | None, meta: dict[str, Any]) -> None:
+    def _disabled(self, reason: str | None, meta: ChangeMeta) -> None:
         self.enabled = False
         self.disabled_reason = reason
         self.security_stamp += 1
 
-    def enable(self, meta: dict[str, Any]) -> None:
+    def enable(self, meta: ChangeMeta) -> None:
         if self.enabled:
             raise NoChangeError("the account is already enabled")
         self._enabled(meta=meta)
 
     @event("AccountEnabled", topic="spoa.access:Account.AccountEnabled")
-    def _enabled(self, meta: dict[str, Any]) -> None:
+    def _enabled(self, meta: ChangeMeta) -> None:
         self.enabled = True
         self.disabled_reason = None
-        self.failed_logins = 0
-        self.locked_until = None
 
     # ------------------------------------------------------------------ credentials
     @event("PasswordChanged", topic="spoa.access:Account.PasswordChanged")
-    def change_password(self, password_hash: str, meta: dict[str, Any]) -> None:
+    def change_password(self, password_hash: str, meta: ChangeMeta) -> None:
         """The holder changed their own password."""
         self.password_hash = password_hash
         self.security_stamp += 1
 
     @event("PasswordReset", topic="spoa.access:Account.PasswordReset")
-    def reset_password(self, password_hash: str, meta: dict[str, Any]) -> None:
-        """An administrator set a new password; failed-login lock-out is lifted."""
+    def reset_password(self, password_hash: str, meta: ChangeMeta) -> None:
+        """An administrator set a new password."""
         self.password_hash = password_hash
-        self.failed_logins = 0
-        self.locked_until = None
         self.security_stamp += 1
 
-    def is_locked(self, now: datetime) -> bool:
-        return self.locked_until is not None and now < self.locked_until
-
     @event("LoginSucceeded", topic="spoa.access:Account.LoginSucceeded")
-    def login_succeeded(self, at: datetime, channel: str, meta: dict[str, Any]) -> None:
+    def login_succeeded(self, at: datetime, channel: str, meta: ChangeMeta) -> None:
         self.last_login_at = at
-        self.failed_logins = 0
-        self.locked_until = None
-
-    def login_failed(
-        self, at: datetime, threshold: int, lockout: timedelta, meta: dict[str, Any]
-    ) -> None:
-        failures = self.failed_logins + 1
-        locked_until = at + lockout if failures >= threshold else None
-        self._login_failed(at=at, failures=failures, locked_until=locked_until, meta=meta)
 
     @event("LoginFailed", topic="spoa.access:Account.LoginFailed")
     def _login_failed(
-        self, at: datetime, failures: int, locked_until: datetime | None, meta: dict[str, Any]
+        self, at: datetime, failures: int, locked_until: datetime | None, meta: ChangeMeta
     ) -> None:
-        # A lock-out starts a fresh count, so the next lock-out needs another full run.
-        self.failed_logins = 0 if locked_until is not None else failures
-        self.locked_until = locked_until
+        """Kept so that stored events still decode: it fed the account lock-out, which let
+        anyone lock an owner out. Failed logins now slow down the address they come from
+        (application/access/throttle.py) and are no longer recorded on the account."""
+
+    # ------------------------------------------------------------------ sessions
+    def has_ended(self, session_id: str | None) -> bool:
+        # Snapshots taken before sessions could end restore without the attribute.
+        return session_id is not None and session_id in self.__dict__.get("ended_sessions", {})
+
+    def end_session(
+        self, session_id: str, expires_at: datetime, at: datetime, meta: ChangeMeta
+    ) -> None:
+        """The holder logged out: this one session's token is void from now on."""
+        if self.has_ended(session_id):
+            raise NoChangeError("this session has already ended")
+        self._session_ended(session_id=session_id, expires_at=expires_at, at=at, meta=meta)
+
+    @event("SessionEnded", topic="spoa.access:Account.SessionEnded")
+    def _session_ended(
+        self, session_id: str, expires_at: datetime, at: datetime, meta: ChangeMeta
+    ) -> None:
+        # Only sessions whose token could still be used are remembered: the list stays short.
+        now = at.timestamp()
+        kept = {s: exp for s, exp in self.__dict__.get("ended_sessions", {}).items() if exp > now}
+        kept[session_id] = int(expires_at.timestamp())
+        self.ended_sessions = kept
+
+    @event("SessionsRevoked", topic="spoa.access:Account.SessionsRevoked")
+    def revoke_sessions(self, meta: ChangeMeta) -> None:
+        """An administrator ended every session of the account (tokens issued before)."""
+        self.security_stamp += 1
+        self.ended_sessions = {}
 
 
 ROSTER_ID = natural_id("roster", "super-admins")

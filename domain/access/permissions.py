@@ -15,7 +15,7 @@ class Role(StrEnum):
 
 
 class Permission(StrEnum):
-    SELF_SERVICE = "SELF_SERVICE"  # me, login, changeMyPassword
+    SELF_SERVICE = "SELF_SERVICE"  # me, login, logout, changeMyPassword
     SUBSCRIBER_READ = "SUBSCRIBER_READ"  # subscriber, subscriberAsOf, history, changes, plans
     PROXY_SETTING = "PROXY_SETTING"  # the eleven proxy settings
     FREEZE_MAILBOX = "FREEZE_MAILBOX"
@@ -32,7 +32,7 @@ class Permission(StrEnum):
     CONTACT_MANAGE = "CONTACT_MANAGE"
     STATISTICS_READ = "STATISTICS_READ"
     ACCOUNT_READ = "ACCOUNT_READ"
-    ACCOUNT_MANAGE = "ACCOUNT_MANAGE"
+    ACCOUNT_MANAGE = "ACCOUNT_MANAGE"  # create, role, disable, enable, reset, revokeSessions
     AUDIT_READ = "AUDIT_READ"  # events, auditTrail, auditCheckpoints, projections
 
 

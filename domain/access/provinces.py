@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from domain.shared import ValidationError
+
 PROVINCES: dict[str, str] = {
     "BJ": "北京市",
     "TJ": "天津市",
@@ -39,6 +41,12 @@ PROVINCES: dict[str, str] = {
 
 def is_province(code: str) -> bool:
     return code in PROVINCES
+
+
+def validate_province(code: str, field: str = "province") -> str:
+    if not is_province(code):
+        raise ValidationError(f"unknown province {code!r}", code="UNKNOWN_PROVINCE", field=[field])
+    return code
 
 
 def province_name(code: str) -> str:

@@ -8,7 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.history.records import RecordKind, columns_of
-from domain.shared import ValidationError, natural_id
+from domain.shared import ChangeMeta, ValidationError, natural_id
 
 SOURCE_RE_MAX = 64
 CHUNK_RECORDS = 2000  # rows per stored event
@@ -47,7 +47,7 @@ class PlatformBatch(Aggregate):
         kind: str,
         columns: list[str],
         record_count: int,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.source = source
         self.batch_id = batch_id
@@ -71,7 +71,7 @@ class PlatformBatch(Aggregate):
         batch_id: str,
         kind: RecordKind,
         rows: list[list[Any]],
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> PlatformBatch:
         """A received batch: a header event, then its rows in chunks of bounded size.
 

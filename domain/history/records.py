@@ -9,14 +9,14 @@ batch stores compactly and the projection can copy rows without re-validating.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-MSISDN_RE = re.compile(r"1[3-9][0-9]{9}")  # ASCII only: \d takes any script
+from domain.subscribers.rules import MSISDN_RE
+
 MAX_TEXT = 512
 MAX_ID = 128
 MAX_INT = 2**63 - 1

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, cast
-from uuid import UUID
+from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.knowledge.text_rules import clean_block, clean_line, clean_optional
-from domain.shared import DomainError, NoChangeError, ValidationError
+from domain.shared import ChangeMeta, DomainError, NoChangeError, ValidationError
 
 MAX_NAME = 64
 MAX_TITLE = 64
@@ -96,7 +95,7 @@ class SupportContact(Aggregate):
         email: str | None,
         hours: str | None,
         notes: str | None,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self._set(name, title, phone, email, hours, notes)
         self.removed = False
@@ -118,23 +117,15 @@ class SupportContact(Aggregate):
         self.notes = notes
 
     @classmethod
-    def add(
-        cls, details: ContactDetails, meta: dict[str, Any], contact_id: UUID | None = None
-    ) -> SupportContact:
-        """A new contact; `contact_id` only for stable demo data, otherwise a random id."""
+    def add(cls, details: ContactDetails, meta: ChangeMeta) -> SupportContact:
         fields: dict[str, Any] = {**details.as_dict(), "meta": meta}
-        if contact_id is None:
-            return cls(**fields)
-        added: SupportContact = cls._create(
-            cast(Any, cls).SupportContactAdded, id=contact_id, **fields
-        )
-        return added
+        return cls(**fields)
 
     @property
     def details(self) -> ContactDetails:
         return ContactDetails(self.name, self.title, self.phone, self.email, self.hours, self.notes)
 
-    def update(self, details: ContactDetails, meta: dict[str, Any]) -> None:
+    def update(self, details: ContactDetails, meta: ChangeMeta) -> None:
         if self.removed:
             raise SupportContactRemovedError("this contact was removed")
         if details == self.details:
@@ -158,15 +149,15 @@ class SupportContact(Aggregate):
         email: str | None,
         hours: str | None,
         notes: str | None,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self._set(name, title, phone, email, hours, notes)
 
-    def remove(self, meta: dict[str, Any]) -> None:
+    def remove(self, meta: ChangeMeta) -> None:
         if self.removed:
             raise SupportContactRemovedError("this contact was removed already")
         self._removed(meta=meta)
 
     @event("SupportContactRemoved", topic="spoa.knowledge:SupportContact.SupportContactRemoved")
-    def _removed(self, meta: dict[str, Any]) -> None:
+    def _removed(self, meta: ChangeMeta) -> None:
         self.removed = True

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.knowledge.text_rules import clean_block, clean_line
-from domain.shared import DomainError, NoChangeError, ValidationError
+from domain.shared import ChangeMeta, DomainError, NoChangeError, ValidationError
 
 MAX_TITLE = 200
 MAX_BODY = 20_000
@@ -93,7 +91,7 @@ class Faq(Aggregate):
 
     @event("FaqCreated", topic="spoa.knowledge:Faq.FaqCreated")
     def __init__(
-        self, title: str, body: str, category: str, keywords: list[str], meta: dict[str, Any]
+        self, title: str, body: str, category: str, keywords: list[str], meta: ChangeMeta
     ) -> None:
         self.title = title
         self.body = body
@@ -103,19 +101,14 @@ class Faq(Aggregate):
         self.documents: list[DocumentRef] = []
 
     @classmethod
-    def create(cls, content: FaqContent, meta: dict[str, Any], faq_id: UUID | None = None) -> Faq:
-        """A new FAQ; `faq_id` only for stable demo data, otherwise a random id."""
-        fields: dict[str, Any] = {
-            "title": content.title,
-            "body": content.body,
-            "category": content.category,
-            "keywords": list(content.keywords),
-            "meta": meta,
-        }
-        if faq_id is None:
-            return cls(**fields)
-        created: Faq = cls._create(cast(Any, cls).FaqCreated, id=faq_id, **fields)
-        return created
+    def create(cls, content: FaqContent, meta: ChangeMeta) -> Faq:
+        return cls(
+            title=content.title,
+            body=content.body,
+            category=content.category,
+            keywords=list(content.keywords),
+            meta=meta,
+        )
 
     @property
     def content(self) -> FaqContent:
@@ -126,7 +119,7 @@ class Faq(Aggregate):
             raise FaqRemovedError("this FAQ was removed")
 
     # ------------------------------------------------------------------ revisions
-    def revise(self, content: FaqContent, meta: dict[str, Any]) -> None:
+    def revise(self, content: FaqContent, meta: ChangeMeta) -> None:
         self._require_live()
         if content == self.content:
             raise NoChangeError("the FAQ already reads like this")
@@ -140,19 +133,19 @@ class Faq(Aggregate):
 
     @event("FaqRevised", topic="spoa.knowledge:Faq.FaqRevised")
     def _revised(
-        self, title: str, body: str, category: str, keywords: list[str], meta: dict[str, Any]
+        self, title: str, body: str, category: str, keywords: list[str], meta: ChangeMeta
     ) -> None:
         self.title = title
         self.body = body
         self.category = category
         self.keywords = list(keywords)
 
-    def remove(self, meta: dict[str, Any]) -> None:
+    def remove(self, meta: ChangeMeta) -> None:
         self._require_live()
         self._removed(meta=meta)
 
     @event("FaqRemoved", topic="spoa.knowledge:Faq.FaqRemoved")
-    def _removed(self, meta: dict[str, Any]) -> None:
+    def _removed(self, meta: ChangeMeta) -> None:
         self.removed = True
 
     # ------------------------------------------------------------------ documents
@@ -171,7 +164,7 @@ class Faq(Aggregate):
                 f"a FAQ holds at most {MAX_DOCUMENTS} documents", field=["file"]
             )
 
-    def attach_document(self, document: DocumentRef, meta: dict[str, Any]) -> None:
+    def attach_document(self, document: DocumentRef, meta: ChangeMeta) -> None:
         self.check_can_attach(document.sha256)
         self._document_attached(
             sha256=document.sha256,
@@ -192,18 +185,18 @@ class Faq(Aggregate):
         size_bytes: int,
         uploaded_by: str,
         uploaded_at: datetime,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.documents.append(
             DocumentRef(sha256, filename, content_type, size_bytes, uploaded_by, uploaded_at)
         )
 
-    def detach_document(self, sha256: str, meta: dict[str, Any]) -> None:
+    def detach_document(self, sha256: str, meta: ChangeMeta) -> None:
         self._require_live()
         if self.document(sha256) is None:
             raise DocumentNotAttachedError("this FAQ has no such document", field=["documentId"])
         self._document_detached(sha256=sha256, meta=meta)
 
     @event("FaqDocumentDetached", topic="spoa.knowledge:Faq.FaqDocumentDetached")
-    def _document_detached(self, sha256: str, meta: dict[str, Any]) -> None:
+    def _document_detached(self, sha256: str, meta: ChangeMeta) -> None:
         self.documents = [d for d in self.documents if d.sha256 != sha256]

@@ -7,8 +7,9 @@ from enum import StrEnum
 
 from domain.shared import DomainError, ValidationError
 
-# Mainland mobile numbers: 11 digits, prefixes 13x-19x.
+# Mainland mobile numbers: 11 digits, prefixes 13x-19x (ASCII only: \d takes any script).
 MSISDN_RE = re.compile(r"1[3-9][0-9]{9}")
+MSISDN_LENGTH = 11
 ALIAS_RE = re.compile(r"[a-z][a-z0-9._-]*")
 ALIAS_MIN, ALIAS_MAX = 3, 20
 PASSWORD_MIN, PASSWORD_MAX = 6, 16
@@ -152,6 +153,21 @@ def validate_window(start: str | None, end: str | None) -> tuple[str | None, str
             "windowStart and windowEnd must differ", code="INVALID_WINDOW", field=["windowEnd"]
         )
     return start, end
+
+
+def arrival_setting(
+    enabled: bool, mode: NotificationMode | None, window_start: str | None, window_end: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """The (mode, window start, window end) an arrival-notification input means: enabling
+    needs a mode, the window is optional (none: all day); disabling clears all three."""
+    if not enabled:
+        return None, None, None
+    if mode is None:
+        raise ValidationError(
+            "enabling the arrival notification needs a mode", code="MODE_REQUIRED", field=["mode"]
+        )
+    start, end = validate_window(window_start, window_end)
+    return NotificationMode(mode).value, start, end
 
 
 def in_window(start: str, end: str, hhmm: str) -> bool:

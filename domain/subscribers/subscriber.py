@@ -2,22 +2,21 @@
 
 Guards run in the public command methods; the private @event methods only record and apply.
 Every event carries `meta` (actor, correlation id, reason, ticket id) and the values before
-and after the change. The id is uuid5 of the msisdn, so a number has one stream for life:
+and after the change; its timestamp is the command's time (`at`), so a history recorded later
+keeps the times it happened. The id is uuid5 of the msisdn, so a number has one stream for life:
 registering a deregistered number opens a fresh mailbox on the same stream, after the old one.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.access.provinces import is_province
-from domain.shared import NoChangeError, ValidationError, natural_id
+from domain.access.provinces import validate_province
+from domain.shared import ChangeMeta, NoChangeError, ValidationError, natural_id
 from domain.subscribers.plans import Plan, plan_for
-from domain.subscribers.recording import RecordableEvent
 from domain.subscribers.rules import (
     MAX_FROZEN_REASON,
     AlreadyRegisteredError,
@@ -27,10 +26,10 @@ from domain.subscribers.rules import (
     NotFrozenError,
     NotificationMode,
     SmsBlacklistLevel,
+    arrival_setting,
     validate_alias,
     validate_msisdn,
     validate_reason,
-    validate_window,
 )
 
 _ACTIVE = MailboxStatus.ACTIVE.value
@@ -42,14 +41,6 @@ def subscriber_id_for(msisdn: str) -> UUID:
     return natural_id("subscriber", msisdn)
 
 
-def validate_province(province: str) -> str:
-    if not is_province(province):
-        raise ValidationError(
-            f"unknown province {province!r}", code="UNKNOWN_PROVINCE", field=["province"]
-        )
-    return province
-
-
 class Subscriber(Aggregate):
     """A subscriber's mailbox (msisdn@139.com): status, plan and personal settings.
 
@@ -58,7 +49,7 @@ class Subscriber(Aggregate):
 
     TOPIC = "spoa.subscribers:Subscriber"
 
-    class Event(RecordableEvent):
+    class Event(Aggregate.Event):
         TOPIC = "spoa.subscribers:Subscriber.Event"
 
     @staticmethod
@@ -68,7 +59,13 @@ class Subscriber(Aggregate):
     # ------------------------------------------------------------------ lifecycle
     @event("MailboxRegistered", topic="spoa.subscribers:Subscriber.MailboxRegistered")
     def __init__(
-        self, msisdn: str, province: str, plan_code: str, at: datetime, meta: dict[str, Any]
+        self,
+        msisdn: str,
+        province: str,
+        plan_code: str,
+        at: datetime,
+        meta: ChangeMeta,
+        timestamp: datetime,
     ) -> None:
         self.msisdn = msisdn
         self.registrations = 0
@@ -98,14 +95,16 @@ class Subscriber(Aggregate):
 
     @classmethod
     def register(
-        cls, *, msisdn: str, province: str, plan_code: str, at: datetime, meta: dict[str, Any]
+        cls, *, msisdn: str, province: str, plan_code: str, at: datetime, meta: ChangeMeta
     ) -> Subscriber:
         validate_msisdn(msisdn)
         validate_province(province)
         plan_for(plan_code)
-        return cls(msisdn=msisdn, province=province, plan_code=plan_code, at=at, meta=meta)
+        return cls(
+            msisdn=msisdn, province=province, plan_code=plan_code, at=at, meta=meta, timestamp=at
+        )
 
-    def reregister(self, province: str, plan_code: str, at: datetime, meta: dict[str, Any]) -> None:
+    def reregister(self, province: str, plan_code: str, at: datetime, meta: ChangeMeta) -> None:
         """Open a fresh mailbox on a deregistered number; the old history stays."""
         validate_province(province)
         plan_for(plan_code)
@@ -121,6 +120,7 @@ class Subscriber(Aggregate):
             previous_deregistered_at=self.deregistered_at,
             at=at,
             meta=meta,
+            timestamp=at,
         )
 
     @event("MailboxReregistered", topic="spoa.subscribers:Subscriber.MailboxReregistered")
@@ -132,19 +132,27 @@ class Subscriber(Aggregate):
         previous_plan_code: str,
         previous_deregistered_at: datetime | None,
         at: datetime,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
+        timestamp: datetime,
     ) -> None:
         self.deregistered_at = None
         self._open(province, plan_code, at)
 
-    def deregister(self, at: datetime, meta: dict[str, Any]) -> None:
+    def deregister(self, at: datetime, meta: ChangeMeta) -> None:
         """Close the mailbox (allowed when frozen too); its alias is released."""
         self._guard(frozen_ok=True)
-        self._deregistered(previous_status=self.status, released_alias=self.alias, at=at, meta=meta)
+        self._deregistered(
+            previous_status=self.status, released_alias=self.alias, at=at, meta=meta, timestamp=at
+        )
 
     @event("MailboxDeregistered", topic="spoa.subscribers:Subscriber.MailboxDeregistered")
     def _deregistered(
-        self, previous_status: str, released_alias: str | None, at: datetime, meta: dict[str, Any]
+        self,
+        previous_status: str,
+        released_alias: str | None,
+        at: datetime,
+        meta: ChangeMeta,
+        timestamp: datetime,
     ) -> None:
         self.status = _DEREGISTERED
         self.deregistered_at = at
@@ -169,15 +177,19 @@ class Subscriber(Aggregate):
         return NoChangeError(f"{what} already has this value")
 
     # ------------------------------------------------------------------ plan
-    def change_plan(self, plan_code: str, meta: dict[str, Any]) -> None:
+    def change_plan(self, plan_code: str, at: datetime, meta: ChangeMeta) -> None:
         plan_for(plan_code)
         self._guard()
         if plan_code == self.plan_code:
             raise self._no_change("the plan")
-        self._plan_changed(previous_plan_code=self.plan_code, plan_code=plan_code, meta=meta)
+        self._plan_changed(
+            previous_plan_code=self.plan_code, plan_code=plan_code, meta=meta, timestamp=at
+        )
 
     @event("PlanChanged", topic="spoa.subscribers:Subscriber.PlanChanged")
-    def _plan_changed(self, previous_plan_code: str, plan_code: str, meta: dict[str, Any]) -> None:
+    def _plan_changed(
+        self, previous_plan_code: str, plan_code: str, meta: ChangeMeta, timestamp: datetime
+    ) -> None:
         self.plan_code = plan_code
 
     @property
@@ -185,43 +197,45 @@ class Subscriber(Aggregate):
         return plan_for(self.plan_code)
 
     # ------------------------------------------------------------------ switches
-    def set_companion(self, enabled: bool, meta: dict[str, Any]) -> None:
+    def set_companion(self, enabled: bool, at: datetime, meta: ChangeMeta) -> None:
         self._guard()
         if enabled == self.companion_enabled:
             raise self._no_change("the mailbox companion")
-        self._companion_changed(previous_enabled=self.companion_enabled, enabled=enabled, meta=meta)
+        self._companion_changed(
+            previous_enabled=self.companion_enabled, enabled=enabled, meta=meta, timestamp=at
+        )
 
     @event("CompanionChanged", topic="spoa.subscribers:Subscriber.CompanionChanged")
     def _companion_changed(
-        self, previous_enabled: bool, enabled: bool, meta: dict[str, Any]
+        self, previous_enabled: bool, enabled: bool, meta: ChangeMeta, timestamp: datetime
     ) -> None:
         self.companion_enabled = enabled
 
-    def set_bill_delivery(self, subscribed: bool, meta: dict[str, Any]) -> None:
+    def set_bill_delivery(self, subscribed: bool, at: datetime, meta: ChangeMeta) -> None:
         self._guard()
         if subscribed == self.bill_delivery:
             raise self._no_change("phone-bill delivery")
         self._bill_delivery_changed(
-            previous_subscribed=self.bill_delivery, subscribed=subscribed, meta=meta
+            previous_subscribed=self.bill_delivery, subscribed=subscribed, meta=meta, timestamp=at
         )
 
     @event("BillDeliveryChanged", topic="spoa.subscribers:Subscriber.BillDeliveryChanged")
     def _bill_delivery_changed(
-        self, previous_subscribed: bool, subscribed: bool, meta: dict[str, Any]
+        self, previous_subscribed: bool, subscribed: bool, meta: ChangeMeta, timestamp: datetime
     ) -> None:
         self.bill_delivery = subscribed
 
-    def set_login_reminder(self, enabled: bool, meta: dict[str, Any]) -> None:
+    def set_login_reminder(self, enabled: bool, at: datetime, meta: ChangeMeta) -> None:
         self._guard()
         if enabled == self.login_reminder:
             raise self._no_change("the login reminder")
         self._login_reminder_changed(
-            previous_enabled=self.login_reminder, enabled=enabled, meta=meta
+            previous_enabled=self.login_reminder, enabled=enabled, meta=meta, timestamp=at
         )
 
     @event("LoginReminderChanged", topic="spoa.subscribers:Subscriber.LoginReminderChanged")
     def _login_reminder_changed(
-        self, previous_enabled: bool, enabled: bool, meta: dict[str, Any]
+        self, previous_enabled: bool, enabled: bool, meta: ChangeMeta, timestamp: datetime
     ) -> None:
         self.login_reminder = enabled
 
@@ -232,21 +246,13 @@ class Subscriber(Aggregate):
         mode: NotificationMode | None,
         window_start: str | None,
         window_end: str | None,
-        meta: dict[str, Any],
+        at: datetime,
+        meta: ChangeMeta,
     ) -> None:
-        """Enabling needs a mode; the window is optional (none: all day). Disabling clears
-        the mode and window, whatever the input says about them."""
-        if enabled:
-            if mode is None:
-                raise ValidationError(
-                    "enabling the arrival notification needs a mode",
-                    code="MODE_REQUIRED",
-                    field=["mode"],
-                )
-            window_start, window_end = validate_window(window_start, window_end)
-            mode_value: str | None = NotificationMode(mode).value
-        else:
-            mode_value, window_start, window_end = None, None, None
+        """Enabling needs a mode; the window is optional. Disabling clears mode and window."""
+        mode_value, window_start, window_end = arrival_setting(
+            enabled, mode, window_start, window_end
+        )
         self._guard()
         current = (
             self.arrival_enabled,
@@ -266,6 +272,7 @@ class Subscriber(Aggregate):
             previous_window_start=self.arrival_window_start,
             previous_window_end=self.arrival_window_end,
             meta=meta,
+            timestamp=at,
         )
 
     @event(
@@ -282,7 +289,8 @@ class Subscriber(Aggregate):
         previous_mode: str | None,
         previous_window_start: str | None,
         previous_window_end: str | None,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
+        timestamp: datetime,
     ) -> None:
         self.arrival_enabled = enabled
         self.arrival_mode = mode
@@ -290,49 +298,55 @@ class Subscriber(Aggregate):
         self.arrival_window_end = window_end
 
     # ------------------------------------------------------------------ alias
-    def set_alias(self, alias: str | None, meta: dict[str, Any]) -> None:
+    def set_alias(self, alias: str | None, at: datetime, meta: ChangeMeta) -> None:
         """Only the mailbox side; the application claims and releases the AliasClaim."""
         if alias is not None:
             validate_alias(alias)
         self._guard()
         if alias == self.alias:
             raise self._no_change("the alias")
-        self._alias_changed(previous_alias=self.alias, alias=alias, meta=meta)
+        self._alias_changed(previous_alias=self.alias, alias=alias, meta=meta, timestamp=at)
 
     @event("AliasChanged", topic="spoa.subscribers:Subscriber.AliasChanged")
     def _alias_changed(
-        self, previous_alias: str | None, alias: str | None, meta: dict[str, Any]
+        self,
+        previous_alias: str | None,
+        alias: str | None,
+        meta: ChangeMeta,
+        timestamp: datetime,
     ) -> None:
         self.alias = alias
 
     # ------------------------------------------------------------------ password
-    def change_password(self, password_hash: str, at: datetime, meta: dict[str, Any]) -> None:
+    def change_password(self, password_hash: str, at: datetime, meta: ChangeMeta) -> None:
         """Store a new password hash (never the password). Allowed on a frozen mailbox."""
         self._guard(frozen_ok=True)
-        self._password_changed(password_hash=password_hash, at=at, meta=meta)
+        self._password_changed(password_hash=password_hash, at=at, meta=meta, timestamp=at)
 
     @event("PasswordChanged", topic="spoa.subscribers:Subscriber.PasswordChanged")
-    def _password_changed(self, password_hash: str, at: datetime, meta: dict[str, Any]) -> None:
+    def _password_changed(
+        self, password_hash: str, at: datetime, meta: ChangeMeta, timestamp: datetime
+    ) -> None:
         self.password_hash = password_hash
         self.password_changed_at = at
 
     # ------------------------------------------------------------------ freezing
-    def freeze(self, reason: str, at: datetime, meta: dict[str, Any]) -> None:
+    def freeze(self, reason: str, at: datetime, meta: ChangeMeta) -> None:
         text = validate_reason(reason, ["reason"], MAX_FROZEN_REASON)
         if text is None:
             raise ValidationError(
                 "freezing a mailbox needs a reason", code="REASON_REQUIRED", field=["reason"]
             )
         self._guard()
-        self._frozen(reason=text, at=at, meta=meta)
+        self._frozen(reason=text, at=at, meta=meta, timestamp=at)
 
     @event("MailboxFrozen", topic="spoa.subscribers:Subscriber.MailboxFrozen")
-    def _frozen(self, reason: str, at: datetime, meta: dict[str, Any]) -> None:
+    def _frozen(self, reason: str, at: datetime, meta: ChangeMeta, timestamp: datetime) -> None:
         self.status = _FROZEN
         self.frozen_at = at
         self.frozen_reason = reason
 
-    def unfreeze(self, at: datetime, meta: dict[str, Any]) -> None:
+    def unfreeze(self, at: datetime, meta: ChangeMeta) -> None:
         self._guard(frozen_ok=True)
         if self.status != _FROZEN:
             raise NotFrozenError(f"the mailbox of {self.msisdn} is not frozen")
@@ -341,6 +355,7 @@ class Subscriber(Aggregate):
             previous_frozen_reason=self.frozen_reason,
             at=at,
             meta=meta,
+            timestamp=at,
         )
 
     @event("MailboxUnfrozen", topic="spoa.subscribers:Subscriber.MailboxUnfrozen")
@@ -349,22 +364,27 @@ class Subscriber(Aggregate):
         previous_frozen_at: datetime | None,
         previous_frozen_reason: str | None,
         at: datetime,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
+        timestamp: datetime,
     ) -> None:
         self.status = _ACTIVE
         self.frozen_at = None
         self.frozen_reason = None
 
     # ------------------------------------------------------------------ SMS blacklist
-    def set_sms_blacklist(self, level: SmsBlacklistLevel, meta: dict[str, Any]) -> None:
+    def set_sms_blacklist(self, level: SmsBlacklistLevel, at: datetime, meta: ChangeMeta) -> None:
         value = SmsBlacklistLevel(level).value
         self._guard()
         if value == self.sms_blacklist_level:
             raise self._no_change("the SMS blacklist level")
-        self._sms_blacklist_changed(previous_level=self.sms_blacklist_level, level=value, meta=meta)
+        self._sms_blacklist_changed(
+            previous_level=self.sms_blacklist_level, level=value, meta=meta, timestamp=at
+        )
 
     @event("SmsBlacklistChanged", topic="spoa.subscribers:Subscriber.SmsBlacklistChanged")
-    def _sms_blacklist_changed(self, previous_level: str, level: str, meta: dict[str, Any]) -> None:
+    def _sms_blacklist_changed(
+        self, previous_level: str, level: str, meta: ChangeMeta, timestamp: datetime
+    ) -> None:
         self.sms_blacklist_level = level
 
     # ------------------------------------------------------------------ views

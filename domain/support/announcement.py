@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import NoChangeError, ValidationError
+from domain.access.provinces import validate_province
+from domain.shared import ChangeMeta, NoChangeError, ValidationError
 from domain.support.errors import InvalidTransitionError
-from domain.support.ticket_content import actor_id
 from domain.support.values import (
     MAX_BODY,
     MAX_TITLE,
@@ -24,7 +23,6 @@ from domain.support.values import (
     AnnouncementStatus,
     clean_optional,
     clean_text,
-    validate_province,
 )
 
 MAX_REASON = 500
@@ -78,19 +76,9 @@ class Announcement(Aggregate):
 
     @classmethod
     def publish(
-        cls,
-        *,
-        content: AnnouncementContent,
-        at: datetime,
-        meta: dict[str, Any],
-        announcement_id: UUID | None = None,
+        cls, *, content: AnnouncementContent, at: datetime, meta: ChangeMeta
     ) -> Announcement:
-        """Publish; `announcement_id` is for imports and demo data (default: a random id)."""
-        fields = {**_event_fields(content), "at": at, "meta": meta}
-        if announcement_id is None:
-            return cls(**fields)
-        event_class = cls.AnnouncementPublished  # type: ignore[attr-defined]
-        return cls._create(event_class, id=announcement_id, **fields)
+        return cls(**_event_fields(content), at=at, meta=meta)
 
     @event("AnnouncementPublished", topic="spoa.support:Announcement.AnnouncementPublished")
     def __init__(
@@ -102,10 +90,10 @@ class Announcement(Aggregate):
         effective_from: datetime,
         effective_until: datetime | None,
         at: datetime,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self._apply(title, body, severity, provinces, effective_from, effective_until)
-        self.published_by = actor_id(meta)
+        self.published_by = meta.actor.account_id
         self.published_at = at
         self.revised_at: datetime | None = None
         self.withdrawn_at: datetime | None = None
@@ -143,7 +131,7 @@ class Announcement(Aggregate):
                 f"cannot {doing} an announcement that is WITHDRAWN", state="WITHDRAWN"
             )
 
-    def revise(self, *, content: AnnouncementContent, at: datetime, meta: dict[str, Any]) -> None:
+    def revise(self, *, content: AnnouncementContent, at: datetime, meta: ChangeMeta) -> None:
         self._require_not_withdrawn("revise")
         if content == self.content():
             raise NoChangeError("the announcement already says exactly this")
@@ -159,17 +147,17 @@ class Announcement(Aggregate):
         effective_from: datetime,
         effective_until: datetime | None,
         at: datetime,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self._apply(title, body, severity, provinces, effective_from, effective_until)
         self.revised_at = at
 
-    def withdraw(self, *, reason: str | None, at: datetime, meta: dict[str, Any]) -> None:
+    def withdraw(self, *, reason: str | None, at: datetime, meta: ChangeMeta) -> None:
         self._require_not_withdrawn("withdraw")
         self._withdrawn(reason=clean_optional(reason, "reason", MAX_REASON), at=at, meta=meta)
 
     @event("AnnouncementWithdrawn", topic="spoa.support:Announcement.AnnouncementWithdrawn")
-    def _withdrawn(self, reason: str | None, at: datetime, meta: dict[str, Any]) -> None:
+    def _withdrawn(self, reason: str | None, at: datetime, meta: ChangeMeta) -> None:
         self.withdrawn_at = at
         self.withdrawn_reason = reason
 

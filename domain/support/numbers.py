@@ -9,13 +9,12 @@ and a number is never issued without its ticket being stored.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import natural_id
-from domain.support.values import local_day
+from domain.calendar_days import local_day
+from domain.shared import ChangeMeta, natural_id
 
 
 def format_number(province: str, day: date, sequence: int) -> str:
@@ -35,19 +34,19 @@ class TicketNumberSequence(Aggregate):
         return sequence_id(province, date.fromisoformat(day))
 
     @classmethod
-    def start(cls, province: str, at: datetime, meta: dict[str, Any]) -> TicketNumberSequence:
+    def start(cls, province: str, at: datetime, meta: ChangeMeta) -> TicketNumberSequence:
         return cls(province=province, day=local_day(at).isoformat(), meta=meta)
 
     @event(
         "TicketNumberSequenceStarted",
         topic="spoa.support:TicketNumberSequence.TicketNumberSequenceStarted",
     )
-    def __init__(self, province: str, day: str, meta: dict[str, Any]) -> None:
+    def __init__(self, province: str, day: str, meta: ChangeMeta) -> None:
         self.province = province
         self.day = day
         self.last = 0
 
-    def issue(self, ticket_id: UUID, meta: dict[str, Any]) -> str:
+    def issue(self, ticket_id: UUID, meta: ChangeMeta) -> str:
         """The next number, recorded against the ticket it is for."""
         sequence = self.last + 1
         number = format_number(self.province, date.fromisoformat(self.day), sequence)
@@ -55,7 +54,7 @@ class TicketNumberSequence(Aggregate):
         return number
 
     @event("TicketNumberIssued", topic="spoa.support:TicketNumberSequence.TicketNumberIssued")
-    def _issued(self, ticket_id: str, sequence: int, number: str, meta: dict[str, Any]) -> None:
+    def _issued(self, ticket_id: str, sequence: int, number: str, meta: ChangeMeta) -> None:
         self.last = sequence
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.shared import NoChangeError, ValidationError
+from domain.access.provinces import validate_province
+from domain.shared import ChangeMeta, NoChangeError, ValidationError
 from domain.support.lifecycle import (
     CLOCK_RUNS_IN,
     INITIAL_STATE,
@@ -30,7 +29,6 @@ from domain.support.ticket_content import (
     TicketArchive,
     TicketEntry,
     TicketRating,
-    actor_id,
 )
 from domain.support.values import (
     MAX_ARCHIVE_TEXT,
@@ -42,7 +40,6 @@ from domain.support.values import (
     clean_optional,
     clean_tags,
     clean_text,
-    validate_province,
 )
 
 _C = TicketCommand
@@ -59,29 +56,19 @@ class Ticket(Aggregate):
     # ------------------------------------------------------------------ drafting
     @classmethod
     def draft(
-        cls,
-        *,
-        province: str,
-        content: DraftContent,
-        at: datetime,
-        meta: dict[str, Any],
-        ticket_id: UUID | None = None,
+        cls, *, province: str, content: DraftContent, at: datetime, meta: ChangeMeta
     ) -> Ticket:
-        """Start a draft; `ticket_id` is for imports and demo data (default: a random id)."""
         validate_province(province)
-        fields: dict[str, Any] = {
-            "province": province,
-            "title": content.title,
-            "body": content.body,
-            "category": content.category.value,
-            "priority": content.priority.value,
-            "msisdn": content.msisdn,
-            "at": at,
-            "meta": meta,
-        }
-        if ticket_id is None:
-            return cls(**fields)
-        return cls._create(cls.TicketDrafted, id=ticket_id, **fields)  # type: ignore[attr-defined]
+        return cls(
+            province=province,
+            title=content.title,
+            body=content.body,
+            category=content.category.value,
+            priority=content.priority.value,
+            msisdn=content.msisdn,
+            at=at,
+            meta=meta,
+        )
 
     @event("TicketDrafted", topic="spoa.support:Ticket.TicketDrafted")
     def __init__(
@@ -93,7 +80,7 @@ class Ticket(Aggregate):
         priority: str,
         msisdn: str | None,
         at: datetime,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.province = province
         self.status = INITIAL_STATE
@@ -103,7 +90,7 @@ class Ticket(Aggregate):
         self.category = TicketCategory(category)
         self.priority = TicketPriority(priority)
         self.msisdn = msisdn
-        self.created_by = actor_id(meta)
+        self.created_by = meta.actor.account_id
         self.created_at = at
         self.draft_saved_at = at
         self.draft_saved_by = self.created_by
@@ -125,7 +112,7 @@ class Ticket(Aggregate):
     def content(self) -> DraftContent:
         return DraftContent(self.title, self.body, self.category, self.priority, self.msisdn)
 
-    def edit_draft(self, *, content: DraftContent, at: datetime, meta: dict[str, Any]) -> None:
+    def edit_draft(self, *, content: DraftContent, at: datetime, meta: ChangeMeta) -> None:
         next_state(self.status, _C.SAVE_DRAFT)
         if content == self.content():
             raise NoChangeError("the draft already says exactly this")
@@ -148,7 +135,7 @@ class Ticket(Aggregate):
         priority: str,
         msisdn: str | None,
         at: datetime,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.status = next_state(self.status, _C.SAVE_DRAFT)
         self.title = title
@@ -157,14 +144,14 @@ class Ticket(Aggregate):
         self.priority = TicketPriority(priority)
         self.msisdn = msisdn
         self.draft_saved_at = at
-        self.draft_saved_by = actor_id(meta)
+        self.draft_saved_by = meta.actor.account_id
 
-    def discard(self, *, at: datetime, meta: dict[str, Any]) -> None:
+    def discard(self, *, at: datetime, meta: ChangeMeta) -> None:
         next_state(self.status, _C.DISCARD)
         self._draft_discarded(at=at, meta=meta)
 
     @event("TicketDraftDiscarded", topic="spoa.support:Ticket.TicketDraftDiscarded")
-    def _draft_discarded(self, at: datetime, meta: dict[str, Any]) -> None:
+    def _draft_discarded(self, at: datetime, meta: ChangeMeta) -> None:
         self.status = next_state(self.status, _C.DISCARD)
         self.discarded_at = at
 
@@ -175,7 +162,7 @@ class Ticket(Aggregate):
         at: datetime,
         sla: SlaPolicy,
         allocate_number: Callable[[], str],
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         """Send the draft to second line. The number is allocated only once every rule passed."""
         next_state(self.status, _C.SUBMIT)
@@ -209,19 +196,21 @@ class Ticket(Aggregate):
         at: datetime,
         due_at: datetime,
         sla_budget_seconds: int,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.status = next_state(self.status, _C.SUBMIT)
         self.number = number
         self.submitted_at = at
-        self.entries.append(TicketEntry(EntryKind.SUBMISSION.value, self.body, actor_id(meta), at))
+        self.entries.append(
+            TicketEntry(EntryKind.SUBMISSION.value, self.body, meta.actor.account_id, at)
+        )
         self.sla_budget_seconds = sla_budget_seconds
         self.sla_used_seconds = 0
         self.waiting_since = at
         self.due_at = due_at
 
     def answer(
-        self, *, body: str, at: datetime, calendar: BusinessCalendar, meta: dict[str, Any]
+        self, *, body: str, at: datetime, calendar: BusinessCalendar, meta: ChangeMeta
     ) -> None:
         next_state(self.status, _C.ANSWER)
         text = clean_text(body, "body", MAX_BODY, required=True, why="an answer needs a body")
@@ -240,10 +229,10 @@ class Ticket(Aggregate):
 
     @event("TicketAnswered", topic="spoa.support:Ticket.TicketAnswered")
     def _answered(
-        self, body: str, at: datetime, sla_used_seconds: int, late: bool, meta: dict[str, Any]
+        self, body: str, at: datetime, sla_used_seconds: int, late: bool, meta: ChangeMeta
     ) -> None:
         self.status = next_state(self.status, _C.ANSWER)
-        self.entries.append(TicketEntry(EntryKind.ANSWER.value, body, actor_id(meta), at))
+        self.entries.append(TicketEntry(EntryKind.ANSWER.value, body, meta.actor.account_id, at))
         self.answered_at = at
         if self.first_answered_at is None:
             self.first_answered_at = at
@@ -252,7 +241,7 @@ class Ticket(Aggregate):
         self.due_at = None  # the clock pauses while the ticket is with first line
 
     def resubmit(
-        self, *, body: str, at: datetime, calendar: BusinessCalendar, meta: dict[str, Any]
+        self, *, body: str, at: datetime, calendar: BusinessCalendar, meta: ChangeMeta
     ) -> None:
         next_state(self.status, _C.RESUBMIT)
         text = clean_text(
@@ -271,13 +260,15 @@ class Ticket(Aggregate):
         )
 
     @event("TicketResubmitted", topic="spoa.support:Ticket.TicketResubmitted")
-    def _resubmitted(self, body: str, at: datetime, due_at: datetime, meta: dict[str, Any]) -> None:
+    def _resubmitted(self, body: str, at: datetime, due_at: datetime, meta: ChangeMeta) -> None:
         self.status = next_state(self.status, _C.RESUBMIT)
-        self.entries.append(TicketEntry(EntryKind.RESUBMISSION.value, body, actor_id(meta), at))
+        self.entries.append(
+            TicketEntry(EntryKind.RESUBMISSION.value, body, meta.actor.account_id, at)
+        )
         self.waiting_since = at
         self.due_at = due_at
 
-    def rate(self, *, score: int, comment: str | None, at: datetime, meta: dict[str, Any]) -> None:
+    def rate(self, *, score: int, comment: str | None, at: datetime, meta: ChangeMeta) -> None:
         next_state(self.status, _C.RATE)
         if not 1 <= score <= 5:
             raise ValidationError("the score must be 1 to 5", code="INVALID_SCORE", field=["score"])
@@ -286,10 +277,12 @@ class Ticket(Aggregate):
         )
 
     @event("TicketRated", topic="spoa.support:Ticket.TicketRated")
-    def _rated(self, score: int, comment: str | None, at: datetime, meta: dict[str, Any]) -> None:
+    def _rated(self, score: int, comment: str | None, at: datetime, meta: ChangeMeta) -> None:
         self.status = next_state(self.status, _C.RATE)
         self.rating = TicketRating(score=score, comment=comment, at=at)
-        self.entries.append(TicketEntry(EntryKind.RATING.value, comment or "", actor_id(meta), at))
+        self.entries.append(
+            TicketEntry(EntryKind.RATING.value, comment or "", meta.actor.account_id, at)
+        )
         self.closed_at = at
 
     # ------------------------------------------------------------------ archive (存檔項)
@@ -301,7 +294,7 @@ class Ticket(Aggregate):
         resolution: str | Keep | None = KEEP,
         tags: list[str] | Keep | None = KEEP,
         at: datetime,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         """Change the given archive fields (KEEP leaves one as it is, None clears it)."""
         next_state(self.status, _C.UPDATE_ARCHIVE)
@@ -339,7 +332,7 @@ class Ticket(Aggregate):
         resolution: str | None,
         tags: list[str],
         at: datetime,
-        meta: dict[str, Any],
+        meta: ChangeMeta,
     ) -> None:
         self.status = next_state(self.status, _C.UPDATE_ARCHIVE)
         self.archive = TicketArchive(resolution_category, root_cause, resolution, tuple(tags))

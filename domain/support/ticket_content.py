@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 from domain.support.values import (
     MAX_BODY,
@@ -76,7 +75,3 @@ class DraftContent:
             priority=TicketPriority(priority),
             msisdn=validate_msisdn(msisdn),
         )
-
-
-def actor_id(meta: dict[str, Any]) -> str:
-    return str((meta.get("actor") or {}).get("account_id") or "")

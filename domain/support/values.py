@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
-from domain.access.provinces import is_province
 from domain.shared import ValidationError
+from domain.subscribers.rules import MSISDN_RE
 
-# Calendar days (ticket numbers, creation windows) are days in Asia/Shanghai (design.md §5).
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-MSISDN_RE = re.compile(r"1[3-9][0-9]{9}")
 MAX_TITLE = 200
 MAX_BODY = 10_000
 MAX_COMMENT = 2_000
@@ -57,11 +51,6 @@ class AnnouncementStatus(StrEnum):
     WITHDRAWN = "WITHDRAWN"
 
 
-def local_day(at: datetime) -> date:
-    """The Asia/Shanghai calendar day of an instant."""
-    return at.astimezone(SHANGHAI).date()
-
-
 def clean_text(
     value: str | None, field: str, limit: int, *, required: bool, why: str | None = None
 ) -> str:
@@ -85,7 +74,7 @@ def clean_optional(value: str | None, field: str, limit: int) -> str | None:
 
 
 def validate_msisdn(msisdn: str | None) -> str | None:
-    """A mainland mobile number (11 digits, 1[3-9]...), or None. Spaces and +86 are tolerated."""
+    """A mainland mobile number (MSISDN_RE), or None. Spaces and +86 are tolerated."""
     if msisdn is None:
         return None
     digits = re.sub(r"[\s-]", "", msisdn)
@@ -100,14 +89,6 @@ def validate_msisdn(msisdn: str | None) -> str | None:
             field=["msisdn"],
         )
     return digits
-
-
-def validate_province(province: str, field: str = "province") -> str:
-    if not is_province(province):
-        raise ValidationError(
-            f"unknown province {province!r}", code="UNKNOWN_PROVINCE", field=[field]
-        )
-    return province
 
 
 def clean_tags(tags: list[str]) -> list[str]:

@@ -4,7 +4,8 @@ A rebuild replays the whole core store, and decoding every event through eventso
 mapper (its JSON transcoder calls a Python hook for every object in the document, then builds
 the event object) costs more than everything the statistics then do with it. The statistics
 need a handful of fields, so this reads them from the stored JSON directly, into a small
-object with the same attribute names as the domain event, which the folds use unchanged.
+object with the same attribute names and values as the domain event (the stored `meta` object
+becomes the ChangeMeta the mapper makes), which the folds use unchanged.
 
 It reads exactly what eventsourcing's JSONTranscoder wrote (datetimes as
 {"_type_": "datetime_iso", "_data_": ...}, the rest as plain JSON) and falls back to the
@@ -29,9 +30,12 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
+from domain.shared import Actor, ChangeMeta
+from projections.runtime.codec import EventMapper
 from projections.statistics.proxy import PROXY_TOPICS
 from projections.statistics.tickets import TICKET_TOPICS
 
+_ACTORS_KEPT = 10_000  # actors a decoder remembers: one per account and role or province held
 # The C scanner without json.loads' whitespace handling around it (a stored state is compact).
 _scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
@@ -43,7 +47,7 @@ def default_mapper() -> Mapper[Any]:
     transcoder.register(UUIDAsHex())
     transcoder.register(DecimalAsStr())
     transcoder.register(DatetimeAsISO())
-    return Mapper(transcoder=transcoder)
+    return EventMapper(transcoder=transcoder)
 
 
 class Fact:
@@ -69,7 +73,7 @@ class Fact:
         self.at: datetime | None = None
         self.category: str | None = None
         self.due_at: datetime | None = None
-        self.meta: dict[str, Any] | None = None
+        self.meta: ChangeMeta | None = None
         self.province: str | None = None
         self.sla_used_seconds: int | None = None
         self.timestamp: datetime | None = None
@@ -99,6 +103,7 @@ class StatisticsDecoder:
     def __init__(self, mapper: Mapper[Any] | None = None) -> None:
         self.mapper = mapper or default_mapper()
         self._fast: dict[str, bool] = {}
+        self._actors: dict[Any, Actor] = {}
 
     def _fast_topic(self, topic: str) -> bool:
         fast = self._fast.get(topic)
@@ -107,6 +112,19 @@ class StatisticsDecoder:
             fast = getattr(cls, "class_version", 1) == 1 and topic in PROXY_TOPICS | TICKET_TOPICS
             self._fast[topic] = fast
         return fast
+
+    def _meta(self, meta: dict[str, Any]) -> ChangeMeta:
+        """ChangeMeta.from_dict, with each actor made once (a few people make most changes)."""
+        stored = meta.get("actor")
+        key = tuple(stored.items()) if type(stored) is dict else stored
+        actor = self._actors.get(key)
+        if actor is None:
+            if len(self._actors) >= _ACTORS_KEPT:
+                self._actors.clear()
+            actor = self._actors[key] = ChangeMeta.from_dict(meta).actor
+        return ChangeMeta(
+            actor, meta.get("correlation_id"), meta.get("reason"), meta.get("ticket_id")
+        )
 
     def __call__(self, stored: StoredEvent) -> Any:
         topic = stored.topic
@@ -130,9 +148,10 @@ class StatisticsDecoder:
             else:
                 fact.timestamp = _datetime(data["timestamp"])
                 meta = data.get("meta")
-                if meta is not None and type(meta) is not dict:
-                    raise _ShapeError
-                fact.meta = meta
+                if meta is not None:
+                    if type(meta) is not dict:
+                        raise _ShapeError
+                    fact.meta = self._meta(meta)
             return fact
         except (_ShapeError, KeyError, ValueError, TypeError, UnicodeDecodeError):
             return self.mapper.to_domain_event(stored)

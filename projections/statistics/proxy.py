@@ -23,15 +23,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, MutableMapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from domain.access.permissions import Role
+from domain.calendar_days import local_day
+from domain.shared import ChangeMeta
 from domain.subscribers.subscriber import Subscriber
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 _S: Any = Subscriber
 OPERATIONS: dict[str, str] = {
@@ -67,17 +66,10 @@ STAFF_ROLES = frozenset(
 ProxyKey = tuple[date, str, str, str]  # day, province, operation, operator
 
 
-def shanghai_day(moment: datetime) -> date:
-    """The Asia/Shanghai calendar day of an instant."""
-    return moment.astimezone(SHANGHAI).date()
-
-
-def staff_operator(meta: Any) -> str | None:
+def staff_operator(meta: ChangeMeta | None) -> str | None:
     """The acting username when a staff role acted, else None."""
-    actor = (meta or {}).get("actor") or {}
-    if actor.get("role") in STAFF_ROLES:
-        username = actor.get("username")
-        return str(username) if username else None
+    if meta is not None and meta.actor.role in STAFF_ROLES:
+        return meta.actor.username or None
     return None
 
 
@@ -123,5 +115,5 @@ def fold_proxy(
         province = provinces.get(e.originator_id)
         if operator is None or province is None:
             continue
-        counts[(shanghai_day(e.timestamp), province, operation, operator)] += 1
+        counts[(local_day(e.timestamp), province, operation, operator)] += 1
     return registered

@@ -21,9 +21,9 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from domain.calendar_days import local_day
 from domain.support.lifecycle import LIFECYCLE, TicketCommand, TicketState, next_state
 from domain.support.ticket import Ticket
-from projections.statistics.proxy import shanghai_day
 
 _T: Any = Ticket
 SUBMITTED_TOPIC = _T.TicketSubmitted.TOPIC
@@ -86,7 +86,7 @@ def fold_tickets(
         topic = e.TOPIC
         if topic == SUBMITTED_TOPIC:
             stat = TicketStat(
-                day=shanghai_day(e.at),
+                day=local_day(e.at),
                 province=e.province,
                 category=e.category,
                 status=TicketState.SUBMITTED.value,

@@ -21,7 +21,7 @@ _A: Any = Announcement
 
 
 def _actor(e: Any) -> str:
-    return str(((e.meta or {}).get("actor") or {}).get("account_id") or "")
+    return e.meta.actor.account_id if e.meta is not None else ""
 
 
 class AnnouncementsProjection(Projection):

@@ -15,12 +15,13 @@ from uuid import UUID
 
 from psycopg import Cursor, sql
 
+from domain.shared import ChangeMeta
 from projections.runtime.base import Projection, RecordedEvent
 from projections.subscribers import EVENT_CLASSES
 
 
-def cited_ticket(meta: Any) -> UUID | None:
-    value = meta.get("ticket_id") if isinstance(meta, dict) else None
+def cited_ticket(meta: object) -> UUID | None:
+    value = meta.ticket_id if isinstance(meta, ChangeMeta) else None
     if not isinstance(value, str):
         return None
     try:

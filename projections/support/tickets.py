@@ -70,7 +70,7 @@ _COMMANDS: dict[type[Any], TicketCommand] = {
 
 
 def _actor(e: Any) -> str:
-    return str(((e.meta or {}).get("actor") or {}).get("account_id") or "")
+    return e.meta.actor.account_id if e.meta is not None else ""
 
 
 def _entry(kind: EntryKind, body: str, e: Any) -> dict[str, Any]:

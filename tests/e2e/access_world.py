@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from application.access.service import principal_of
+from application.access.throttle import LoginThrottle
 from application.authz import Principal
 from domain.access.account import account_id_for
 from domain.access.permissions import Role
@@ -74,6 +75,14 @@ class World:
 
     def catch_up(self) -> None:
         self.container.engine.catch_up("accounts")
+
+    def forget_failed_logins(self) -> None:
+        """A fresh login throttle: a test's failed logins do not slow down the next test's
+        (they all come from the one test client address)."""
+        settings = self.container.settings
+        self.container.access.throttle = LoginThrottle(
+            settings.login_max_delay_seconds, settings.login_address_free_failures
+        )
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Logins, lock-out, sessions that follow the account's current state, and the last admin."""
+"""Logins, sessions that follow the account's current state, and the last admin (failed-login
+throttling: test_access_throttle.py; logout and revocation: test_access_logout.py)."""
 
 from __future__ import annotations
 
@@ -31,12 +32,9 @@ def world(pg_server_url: str, template_db: str) -> Iterator[World]:
         yield w
 
 
-class ShiftedClock:
-    def __init__(self, offset: timedelta) -> None:
-        self.offset = offset
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+@pytest.fixture(autouse=True)
+def _no_failed_logins_remembered(world: World) -> None:
+    world.forget_failed_logins()
 
 
 def login(world: World, username: str, password: str) -> tuple[int, dict[str, Any]]:
@@ -44,11 +42,6 @@ def login(world: World, username: str, password: str) -> tuple[int, dict[str, An
         "/graphql", json={"query": LOGIN, "variables": {"u": username, "p": password}}
     )
     return response.status_code, response.json()
-
-
-def lock_out(world: World, username: str) -> None:
-    for _ in range(world.container.settings.lockout_threshold):
-        login(world, username, "wrong-password-x")
 
 
 # ---------------------------------------------------------------- login
@@ -65,7 +58,7 @@ def test_login_opens_a_session(world: World) -> None:
     assert world.gql(ME, token=session["token"])["data"]["me"]["username"] == username
 
 
-@pytest.mark.parametrize("how", ["unknown user", "wrong password", "disabled", "locked", "empty"])
+@pytest.mark.parametrize("how", ["unknown user", "wrong password", "disabled", "empty"])
 def test_failed_logins_all_look_the_same(world: World, how: str) -> None:
     username, _ = world.new_account()
     password = PASSWORD
@@ -75,8 +68,6 @@ def test_failed_logins_all_look_the_same(world: World, how: str) -> None:
         password = "not-the-password"
     elif how == "disabled":
         world.container.access.disable(world.admin, account_id_for(username), None)
-    elif how == "locked":
-        lock_out(world, username)  # then even the right password is refused
     else:
         username, password = "", ""
     status, body = login(world, username, password)
@@ -101,46 +92,6 @@ def test_unknown_usernames_store_nothing(world: World) -> None:
     before = world.head()
     login(world, "ghost", "whatever-password")
     assert world.head() == before
-
-
-def test_lock_out_ends_after_its_duration(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    username, _ = world.new_account()
-    lock_out(world, username)
-    assert login(world, username, PASSWORD)[1]["data"]["login"]["session"] is None
-    minutes = world.container.settings.lockout_minutes
-    monkeypatch.setattr(
-        world.container.access, "clock", ShiftedClock(timedelta(minutes=minutes - 1))
-    )
-    assert login(world, username, PASSWORD)[1]["data"]["login"]["session"] is None
-    monkeypatch.setattr(
-        world.container.access, "clock", ShiftedClock(timedelta(minutes=minutes + 1))
-    )
-    assert login(world, username, PASSWORD)[1]["data"]["login"]["session"] is not None
-
-
-def test_an_admin_reset_lifts_the_lock_out(world: World) -> None:
-    username, account_id = world.new_account()
-    lock_out(world, username)
-    result = world.gql(
-        'mutation($id: ID!) { resetAccountPassword(id: $id, newPassword: "fresh-password-1") {'
-        " userErrors { code } } }",
-        {"id": account_id},
-        as_user="admin",
-    )
-    assert result["data"]["resetAccountPassword"]["userErrors"] == []
-    assert login(world, username, "fresh-password-1")[1]["data"]["login"]["session"]
-    assert login(world, username, PASSWORD)[1]["data"]["login"]["session"] is None
-
-
-def test_a_success_resets_the_failure_count(world: World) -> None:
-    username, _ = world.new_account()
-    threshold = world.container.settings.lockout_threshold
-    for _ in range(threshold - 1):
-        login(world, username, "wrong-password-x")
-    assert login(world, username, PASSWORD)[1]["data"]["login"]["session"]
-    for _ in range(threshold - 1):
-        login(world, username, "wrong-password-x")
-    assert login(world, username, PASSWORD)[1]["data"]["login"]["session"], "locked too early"
 
 
 # ---------------------------------------------------------------- sessions follow the account
@@ -219,8 +170,9 @@ def test_change_my_password_revokes_every_old_session(world: World) -> None:
     assert result["data"]["changeMyPassword"]["position"] > 0
     for old in (first, second):
         assert error_codes(world.gql(ME, token=old)) == ["UNAUTHENTICATED"]
-    assert login(world, username, PASSWORD)[1]["data"]["login"]["session"] is None
+    # The new password first: a failure would hold the next try back a second.
     assert login(world, username, "my-new-password-9")[1]["data"]["login"]["session"]
+    assert login(world, username, PASSWORD)[1]["data"]["login"]["session"] is None
 
 
 def test_stale_expected_version_is_a_version_conflict(world: World) -> None:

@@ -89,6 +89,9 @@ BODIES = [
     b'{"query": "{ me { username } }", "variables": []}',
     b'{"query": "{ me { username } }", "extensions": 3}',
     b'{"query": ""}',
+    b"null",
+    b'{"query": "{ me { username } }", "variables": {"a": "\xff"}}',
+    b'{"query": "{ me { username } }", "variables": {"a": ' + b"[" * 100 + b"]" * 100 + b"}}",
 ]
 
 

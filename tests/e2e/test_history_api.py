@@ -280,7 +280,10 @@ def test_bulk_batches_take_a_slot_and_are_busy_after_waiting_too_long(
     nothing; a batch that gets a slot in time goes through."""
     slots = anyio.Semaphore(1)
     client.app.state.ingest_slots = slots  # type: ignore[attr-defined]
-    headers = {"authorization": f"Bearer {world.login('platform')}"}
+    headers = {
+        "authorization": f"Bearer {world.login('platform')}",
+        "content-type": "application/x-ndjson",
+    }
     body = _ndjson([record(RecordKind.SMS, n) for n in range(3)])
 
     def post(http: httpx.AsyncClient, batch: str, content: Any) -> Any:

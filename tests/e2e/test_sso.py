@@ -25,6 +25,11 @@ def world(pg_server_url: str, template_db: str) -> Iterator[World]:
         yield w
 
 
+@pytest.fixture(autouse=True)
+def _no_failed_logins_remembered(world: World) -> None:
+    world.forget_failed_logins()
+
+
 def ticket(
     subject: str = "viewer",
     *,

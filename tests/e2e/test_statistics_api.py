@@ -263,15 +263,13 @@ def test_csv_quotes_names_with_commas_quotes_and_newlines(
     client: TestClient, gql: GraphQL, container: Container
 ) -> None:
     # Imported histories may carry operator names no SPOA username could have.
-    from domain.subscribers.recording import recorded_at
     from domain.subscribers.subscriber import Subscriber
 
     odd = 'li, "wei"\nzhang'
     at = datetime.now(UTC)
-    with recorded_at(at):
-        s = Subscriber.register(msisdn=GD_1, province="GD", plan_code="FREE", at=at,
-                                meta=meta_of((odd, "PROVINCE_AGENT", "GD")))  # fmt: skip
-        s.set_companion(True, meta_of(("王小明", "PROVINCE_AGENT", "GD")))
+    s = Subscriber.register(msisdn=GD_1, province="GD", plan_code="FREE", at=at,
+                            meta=meta_of((odd, "PROVINCE_AGENT", "GD")))  # fmt: skip
+    s.set_companion(True, at, meta_of(("王小明", "PROVINCE_AGENT", "GD")))
     container.core.save(s)
     position = container.core_log.head()
     response = export(client, gql, "admin", "proxy-operations.csv", groupBy="operator",

@@ -110,6 +110,12 @@ def test_concurrent_logins_all_count(container: Container) -> None:
         province=None,
         initial_password=PASSWORD,
     )
-    outcomes = race(*[lambda: container.access.login("busy", PASSWORD) for _ in range(4)])
+    # From four addresses: one address's logins for one name are taken one at a time.
+    outcomes = race(
+        *[
+            lambda i=i: container.access.login("busy", PASSWORD, None, f"192.0.2.{i}")
+            for i in range(4)
+        ]
+    )
     assert outcomes == ["ok"] * 4
     assert container.core.repository.get(account_id_for("busy")).version == 5

@@ -17,12 +17,13 @@ from application.access.service import UnauthenticatedError
 from application.unit_of_work import save
 from domain.access.account import Account, account_id_for
 from domain.access.permissions import Role
+from domain.shared import Actor, ChangeMeta
 from infra.aggregate_cache import CachingRepository, copy_aggregate
 from infra.bootstrap import Container
 from infra.stores import CORE_EVENTS_TABLE
 from tests.conftest import make_settings
 
-META: dict[str, Any] = {"actor": {"username": "test"}}
+META = ChangeMeta(Actor(account_id="", username="test", role="", province=None))
 
 
 def account(username: str, role: Role = Role.VIEWER) -> Account:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psycopg
 import pytest
@@ -15,11 +14,12 @@ from eventsourcing.persistence import IntegrityError, Mapper
 from application.unit_of_work import save
 from domain.access.account import ROSTER_ID, Account, SuperAdminRoster, account_id_for
 from domain.access.permissions import Role
+from domain.shared import Actor, ChangeMeta
 from infra.bootstrap import Container
 from infra.stores import CORE_EVENTS_TABLE, FEED_EVENTS_TABLE
 from tests.conftest import _with_dbname, make_settings
 
-META: dict[str, Any] = {"actor": {"username": "test"}}
+META = ChangeMeta(Actor(account_id="", username="test", role="", province=None))
 
 
 class Probe(Aggregate):

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from psycopg import Cursor
 
 from application.access.service import AccessService, principal_of
+from application.ports import RateLimitedError
 from domain.access.account import account_id_for
 from domain.access.permissions import Role
 from domain.shared import DomainError
@@ -229,7 +230,7 @@ def test_rebuild_equals_the_incremental_table(
                 access.login(username, PASSWORD)
             else:
                 access.login(username, "wrong-password")
-        except DomainError:
+        except (DomainError, RateLimitedError):
             pass  # refused commands store nothing; that is part of the history too
     engine_for(container, AccountsProjection(), page).catch_up(NAME)
     incremental = table(container)

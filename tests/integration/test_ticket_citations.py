@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from application.subscribers.commands import ChangeContext
-from domain.shared import NotFoundError, PermissionDeniedError
+from domain.shared import SYSTEM_ACTOR, ChangeMeta, NotFoundError, PermissionDeniedError
 from infra.bootstrap import Container
 from projections.support.ticket_citations import cited_ticket
 from tests.helpers import seed_accounts
@@ -83,7 +83,12 @@ def test_changes_are_scoped_to_the_subscribers_the_caller_may_read(container: Co
 
 def test_only_ticket_ids_are_citations() -> None:
     ticket = uuid.uuid4()
-    assert cited_ticket({"ticket_id": str(ticket)}) == ticket
+    assert cited_ticket(ChangeMeta(SYSTEM_ACTOR, ticket_id=str(ticket))) == ticket
     # events stored before citations had to exist may hold a ticket number: no citation
-    for meta in ({"ticket_id": "GD-20260301-0001"}, {"ticket_id": None}, {}, None, "x"):
+    for meta in (
+        ChangeMeta(SYSTEM_ACTOR, ticket_id="GD-20260301-0001"),
+        ChangeMeta(SYSTEM_ACTOR),
+        None,
+        "x",
+    ):
         assert cited_ticket(meta) is None

@@ -17,17 +17,18 @@ from demo.loader import (
 )
 from demo.support import DEMO_TICKETS
 from domain.access.account import account_id_for
-from domain.shared import natural_id
 from infra.bootstrap import Container
 
 
 def test_demo_support_desk(container: Container) -> None:
     load_demo_accounts(container.access)
-    first = load_demo_support_desk(container.access, container.tickets, container.announcements)
+    desk = (container.access, container.tickets, container.announcements, container.audit)
+    first = load_demo_support_desk(*desk)
     assert first.tickets_created >= 10 and first.announcements_created == 5
     assert set(first.statuses) == {"DRAFT", "SUBMITTED", "ANSWERED", "RESUBMITTED", "CLOSED"}
-    again = load_demo_support_desk(container.access, container.tickets, container.announcements)
+    again = load_demo_support_desk(*desk)
     assert (again.tickets_created, again.announcements_created) == (0, 0)
+    assert again.ticket_ids == first.ticket_ids  # found again, not made again
 
     container.engine.catch_up_all()
     admin = principal_of(container.access.actor_account(account_id_for("admin")))
@@ -52,17 +53,18 @@ def test_demo_support_desk(container: Container) -> None:
 
 def test_demo_changes_cite_real_demo_tickets(container: Container) -> None:
     load_demo_accounts(container.access)
-    load_demo_subscribers(container.access, container.subscribers)
-    load_demo_support_desk(container.access, container.tickets, container.announcements)
-    assert load_demo_ticket_changes(container.access, container.subscribers) == len(
-        DEMO_TICKET_CHANGES
+    load_demo_subscribers(container.access, container.subscribers, container.audit)
+    desk = load_demo_support_desk(
+        container.access, container.tickets, container.announcements, container.audit
     )
+    made = load_demo_ticket_changes(container.access, container.subscribers, desk.ticket_ids)
+    assert made == len(DEMO_TICKET_CHANGES)
     auditor = principal_of(container.access.actor_account(account_id_for("auditor")))
     for demo in DEMO_TICKET_CHANGES:
         ticket = next(t for t in DEMO_TICKETS if t.key == demo.ticket_key)
         assert ticket.msisdn is not None
         trail = container.audit.trail(auditor, "Subscriber", ticket.msisdn, 0, 500)
         cited = [e.ticket_id for e in trail if e.ticket_id is not None]
-        assert cited == [str(natural_id("demo-ticket", demo.ticket_key))]
+        assert cited == [str(desk.ticket_ids[demo.ticket_key])]
         found = container.tickets.store.repository.get(UUID(cited[0]))
         assert found.msisdn == ticket.msisdn

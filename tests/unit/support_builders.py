@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from domain.shared import Actor, ChangeMeta
 from domain.support.lifecycle import TicketCommand, TicketState
 from domain.support.sla import SlaPolicy
 from domain.support.ticket import Ticket
@@ -17,13 +18,8 @@ MONDAY_10 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 POLICY = SlaPolicy()
 
 
-def meta(account_id: str = "agent-1", role: str = "PROVINCE_AGENT") -> dict[str, Any]:
-    return {
-        "actor": {"account_id": account_id, "username": account_id, "role": role, "province": "GD"},
-        "correlation_id": None,
-        "reason": None,
-        "ticket_id": None,
-    }
+def meta(account_id: str = "agent-1", role: str = "PROVINCE_AGENT") -> ChangeMeta:
+    return ChangeMeta(Actor(account_id=account_id, username=account_id, role=role, province="GD"))
 
 
 FIRST, SECOND = meta("agent-1"), meta("vendor-1", "SECOND_LINE_AGENT")

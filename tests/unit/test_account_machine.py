@@ -21,10 +21,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from application.access.service import (
     AccessService,
     InvalidCredentialsError,
-    LockoutPolicy,
     UnauthenticatedError,
     principal_of,
 )
+from application.access.throttle import LoginThrottle
 from application.authz import Principal
 from application.ports import TokenClaims
 from domain.access.account import (
@@ -41,8 +41,6 @@ from domain.shared import DomainError
 from infra.stores import CoreStore
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
-THRESHOLD = 3
-LOCKOUT = timedelta(minutes=15)
 
 
 # ---------------------------------------------------------------- fakes
@@ -68,10 +66,23 @@ class FakeTokens:
 
     def decode(self, token: str) -> TokenClaims | None:
         try:
-            account_id, stamp, _ = token.split("|")
-            return TokenClaims(UUID(account_id), int(stamp), T0 + timedelta(days=1))
+            account_id, stamp, sid = token.split("|")
+            return TokenClaims(UUID(account_id), int(stamp), T0 + timedelta(days=1), sid)
         except ValueError:
             return None
+
+
+class NoThrottle(LoginThrottle):
+    """The throttle has its own tests; here every attempt gets through."""
+
+    def check_address(self, address: str | None) -> None:
+        pass
+
+    def admit(self, username: str, address: str | None) -> None:
+        pass
+
+    def failed(self, address: str | None) -> None:
+        pass
 
 
 class NoAccountsList:
@@ -94,8 +105,6 @@ class Expected:
     province: str | None
     password: str
     enabled: bool = True
-    failures: int = 0
-    locked_until: datetime | None = None
     stamp: int = 0
 
 
@@ -139,10 +148,11 @@ class AccessMachine(RuleBasedStateMachine):
             tokens=FakeTokens(),
             clock=self.clock,
             accounts=NoAccountsList(),
-            lockout=LockoutPolicy(THRESHOLD, LOCKOUT),
+            throttle=NoThrottle(),
         )
         self.model: dict[str, Expected] = {}
         self.tokens: list[tuple[str, str, int]] = []  # username, token, stamp when issued
+        self.logged_out: set[str] = set()  # tokens whose session ended
 
     # ------------------------------------------------------------ helpers
     def expect(self, code: str | None, command: Any) -> Any:
@@ -256,7 +266,7 @@ class AccessMachine(RuleBasedStateMachine):
         code = "NO_CHANGE" if m.enabled else None
         self.expect(code, lambda: self.service.enable(OPERATOR, account_id_for(username)))
         if code is None:
-            m.enabled, m.failures, m.locked_until = True, 0, None
+            m.enabled = True
 
     @precondition(lambda self: self.model)
     @rule(data=st.data(), password=PASSWORDS)
@@ -269,15 +279,13 @@ class AccessMachine(RuleBasedStateMachine):
             lambda: self.service.reset_password(OPERATOR, account_id_for(username), password),
         )
         if code is None:
-            m.password, m.failures, m.locked_until, m.stamp = password, 0, None, m.stamp + 1
+            m.password, m.stamp = password, m.stamp + 1
 
     @rule(username=USERNAMES, right=st.booleans(), password=PASSWORDS)
     def login(self, username: str, right: bool, password: str) -> None:
         m = self.model.get(username)
         attempt = m.password if (m is not None and right) else password
-        now = self.clock.now()
-        locked = m is not None and m.locked_until is not None and now < m.locked_until
-        ok = m is not None and m.enabled and not locked and attempt == m.password
+        ok = m is not None and m.enabled and attempt == m.password
         if not ok:
             try:
                 self.service.login(username, attempt)
@@ -287,18 +295,29 @@ class AccessMachine(RuleBasedStateMachine):
                 assert exc.field is None
             else:
                 raise AssertionError("login should have failed")
-            if m is not None and m.enabled and not locked:
-                m.failures += 1
-                if m.failures >= THRESHOLD:
-                    m.failures, m.locked_until = 0, now + LOCKOUT
-                else:
-                    m.locked_until = None
             return
         assert m is not None
         session = self.service.login(username, attempt)
         assert session.account.username == username
-        m.failures, m.locked_until = 0, None
         self.tokens.append((username, session.token, m.stamp))
+
+    @precondition(lambda self: self.tokens)
+    @rule(data=st.data())
+    def logout(self, data: st.DataObject) -> None:
+        _, token, _ = data.draw(st.sampled_from(self.tokens))
+        try:
+            principal = self.service.authenticate(token)
+        except UnauthenticatedError:
+            return  # only a valid session can log out (checked by `authenticate`)
+        assert self.service.logout(principal) is True
+        self.logged_out.add(token)
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data())
+    def revoke_sessions(self, data: st.DataObject) -> None:
+        username = data.draw(st.sampled_from(sorted(self.model)))
+        self.service.revoke_sessions(OPERATOR, account_id_for(username))
+        self.model[username].stamp += 1
 
     @precondition(lambda self: self.model)
     @rule(data=st.data(), right=st.booleans(), new=PASSWORDS)
@@ -321,7 +340,7 @@ class AccessMachine(RuleBasedStateMachine):
     def authenticate(self, data: st.DataObject) -> None:
         username, token, stamp = data.draw(st.sampled_from(self.tokens))
         m = self.model[username]
-        valid = m.enabled and m.stamp == stamp
+        valid = m.enabled and m.stamp == stamp and token not in self.logged_out
         try:
             principal = self.service.authenticate(token)
         except UnauthenticatedError:
@@ -355,7 +374,6 @@ class AccessMachine(RuleBasedStateMachine):
             a = self.load(username)
             assert a.role is m.role
             assert (a.province, a.enabled, a.security_stamp) == (m.province, m.enabled, m.stamp)
-            assert (a.failed_logins, a.locked_until) == (m.failures, m.locked_until)
             assert a.password_hash == "fake$" + m.password
 
     @invariant()

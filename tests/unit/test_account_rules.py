@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from eventsourcing.application import Application
 
 from application.unit_of_work import save
 from domain.access.account import (
@@ -20,13 +19,14 @@ from domain.access.account import (
     validate_username,
 )
 from domain.access.permissions import Role
-from domain.shared import DomainError, NoChangeError, ValidationError
+from domain.shared import Actor, ChangeMeta, DomainError, NoChangeError, ValidationError
 from infra.stores import CoreStore
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
-META: dict[str, Any] = {"actor": {"username": "test"}}
-THRESHOLD = 5
+META = ChangeMeta(Actor(account_id="", username="test", role="", province=None))
+THRESHOLD = 5  # the old lock-out's: its fifth LoginFailed carried a locked_until
 LOCKOUT = timedelta(minutes=15)
+TTL = timedelta(hours=8)
 
 Step = Callable[[Account], None]
 
@@ -58,12 +58,22 @@ def then_events(account: Account) -> list[str]:
 
 
 # ---------------------------------------------------------------- steps (given / when)
-def fail_at(at: datetime) -> Step:
-    return lambda a: a.login_failed(at, THRESHOLD, LOCKOUT, META)
+def fail_at(at: datetime, failures: int = 1) -> Step:
+    """A LoginFailed as the lock-out stored them: such events must still decode and apply."""
+    locked_until = at + LOCKOUT if failures >= THRESHOLD else None
+    return lambda a: a._login_failed(at=at, failures=failures, locked_until=locked_until, meta=META)
 
 
 def fail_times(n: int, at: datetime = T0) -> list[Step]:
-    return [fail_at(at + timedelta(seconds=i)) for i in range(n)]
+    return [fail_at(at + timedelta(seconds=i), i + 1) for i in range(n)]
+
+
+def end_session(session_id: str, at: datetime = T0) -> Step:
+    return lambda a: a.end_session(session_id, at + TTL, at, META)
+
+
+def revoke(a: Account) -> None:
+    a.revoke_sessions(META)
 
 
 def succeed_at(at: datetime) -> Step:
@@ -185,11 +195,11 @@ def test_account_id_is_the_uuid5_of_the_username() -> None:
     assert Account.create_id("alice") == account_id_for("alice")
 
 
-def test_created_account_is_enabled_unlocked_with_a_fresh_stamp() -> None:
+def test_created_account_is_enabled_with_a_fresh_stamp_and_no_ended_session() -> None:
     account = new_account()
     assert account.enabled
-    assert account.failed_logins == 0
-    assert account.locked_until is None
+    assert account.ended_sessions == {}
+    assert not account.has_ended("any")
     assert account.security_stamp == 0
     assert account.last_login_at is None
     assert account.password_hash == "hash-0"
@@ -254,11 +264,11 @@ CASES = [
     Case("disable twice is no change", given=[disable], when=disable, error="NO_CHANGE"),
     Case("enable an enabled account is no change", when=enable, error="NO_CHANGE"),
     Case(
-        "enable clears reason and lock-out",
+        "enable clears the reason",
         given=[*fail_times(THRESHOLD), disable],
         when=enable,
         then=["AccountEnabled"],
-        check=lambda a: a.enabled and a.disabled_reason is None and a.locked_until is None,
+        check=lambda a: a.enabled and a.disabled_reason is None,
     ),
     Case(
         "change password",
@@ -267,38 +277,44 @@ CASES = [
         check=lambda a: a.password_hash == "hash-new",
     ),
     Case(
-        "admin reset lifts the lock-out",
-        given=fail_times(THRESHOLD),
-        when=reset,
-        then=["PasswordReset"],
-        check=lambda a: a.locked_until is None and a.failed_logins == 0,
-    ),
-    Case(
         "login success records the time",
         when=succeed_at(T0),
         then=["LoginSucceeded"],
         check=lambda a: a.last_login_at == T0,
     ),
     Case(
-        "a failure counts",
-        given=fail_times(2),
-        when=fail_at(T0 + timedelta(minutes=1)),
+        "a stored lock-out event changes nothing any more",
+        given=fail_times(THRESHOLD - 1),
+        when=fail_at(T0 + timedelta(minutes=1), THRESHOLD),
         then=["LoginFailed"],
-        check=lambda a: a.failed_logins == 3 and a.locked_until is None,
+        check=lambda a: a.enabled and not hasattr(a, "locked_until"),
     ),
     Case(
-        "the fifth failure locks for fifteen minutes",
-        given=fail_times(THRESHOLD - 1),
-        when=fail_at(T0 + timedelta(minutes=1)),
-        then=["LoginFailed"],
-        check=lambda a: a.locked_until == T0 + timedelta(minutes=1) + LOCKOUT,
+        "logout ends that one session",
+        given=[end_session("older")],
+        when=end_session("s1"),
+        then=["SessionEnded"],
+        check=lambda a: a.has_ended("s1") and a.has_ended("older") and not a.has_ended("s2"),
     ),
     Case(
-        "success resets the failure count",
-        given=fail_times(THRESHOLD - 1),
-        when=succeed_at(T0 + timedelta(minutes=1)),
-        then=["LoginSucceeded"],
-        check=lambda a: a.failed_logins == 0 and a.locked_until is None,
+        "ending an ended session is no change",
+        given=[end_session("s1")],
+        when=end_session("s1"),
+        error="NO_CHANGE",
+    ),
+    Case(
+        "sessions past their expiry are forgotten",
+        given=[end_session("old", T0 - TTL - timedelta(seconds=1))],
+        when=end_session("s1"),
+        then=["SessionEnded"],
+        check=lambda a: a.ended_sessions == {"s1": int((T0 + TTL).timestamp())},
+    ),
+    Case(
+        "revoking sessions voids every token",
+        given=[end_session("s1")],
+        when=revoke,
+        then=["SessionsRevoked"],
+        check=lambda a: a.security_stamp == 1 and a.ended_sessions == {},
     ),
 ]
 
@@ -325,37 +341,17 @@ def test_no_change_errors_are_typed() -> None:
         given(disable).disable(None, META)
 
 
-# ---------------------------------------------------------------- lock-out
-def test_lockout_lasts_exactly_the_configured_time() -> None:
-    account = given(*fail_times(THRESHOLD))
-    last_failure = T0 + timedelta(seconds=THRESHOLD - 1)
-    assert account.is_locked(last_failure)
-    assert account.is_locked(last_failure + LOCKOUT - timedelta(microseconds=1))
-    assert not account.is_locked(last_failure + LOCKOUT)
-
-
-def test_a_lockout_starts_a_fresh_count() -> None:
-    account = given(*fail_times(THRESHOLD))
-    assert account.failed_logins == 0
-    later = T0 + LOCKOUT + timedelta(minutes=1)
-    for i in range(THRESHOLD - 1):
-        account.login_failed(later + timedelta(seconds=i), THRESHOLD, LOCKOUT, META)
-    assert account.failed_logins == THRESHOLD - 1
-    assert not account.is_locked(later + timedelta(minutes=1))
-    account.login_failed(later + timedelta(minutes=1), THRESHOLD, LOCKOUT, META)
-    assert account.is_locked(later + timedelta(minutes=2))
-
-
-@pytest.mark.parametrize(("threshold", "minutes"), [(1, 1), (3, 30), (10, 5)])
-def test_lockout_threshold_and_duration_are_configurable(threshold: int, minutes: int) -> None:
-    account = given()
-    duration = timedelta(minutes=minutes)
-    for i in range(threshold - 1):
-        account.login_failed(T0 + timedelta(seconds=i), threshold, duration, META)
-        assert not account.is_locked(T0 + timedelta(seconds=i))
-    at = T0 + timedelta(minutes=1)
-    account.login_failed(at, threshold, duration, META)
-    assert account.locked_until == at + duration
+# ---------------------------------------------------------------- the old lock-out's events
+def test_stored_lock_out_events_replay_to_an_account_that_is_not_locked() -> None:
+    store = CoreStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    account = new_account()
+    for step in fail_times(THRESHOLD + 2):
+        step(account)
+    save(store, account)
+    replayed = store.repository.get(account.id)
+    assert replayed.version == 1 + THRESHOLD + 2
+    assert replayed.enabled and replayed.security_stamp == 0
+    assert not {"failed_logins", "locked_until"} & set(vars(replayed))
 
 
 # ---------------------------------------------------------------- security stamp
@@ -367,9 +363,20 @@ def test_lockout_threshold_and_duration_are_configurable(threshold: int, minutes
         (change_password, True),
         (reset, True),
         (succeed_at(T0), False),
-        (fail_at(T0), False),
+        (fail_at(T0, THRESHOLD), False),
+        (end_session("s1"), False),
+        (revoke, True),
     ],
-    ids=["role", "disable", "change password", "reset", "login ok", "login failed"],
+    ids=[
+        "role",
+        "disable",
+        "change password",
+        "reset",
+        "login ok",
+        "stored login failed",
+        "logout",
+        "revoke sessions",
+    ],
 )
 def test_security_stamp_voids_tokens_when_credentials_or_standing_change(
     command: Step, bumps: bool
@@ -415,9 +422,10 @@ def test_roster_has_a_fixed_id() -> None:
 
 # ---------------------------------------------------------------- persistence round trips
 def test_replayed_account_equals_the_live_one() -> None:
-    store: Application[Any] = Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    store = CoreStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     account = new_account(role=Role.PROVINCE_AGENT, province="GD")
-    for step in [*fail_times(THRESHOLD), reset, succeed_at(T0), role_to(Role.VIEWER), disable]:
+    steps = [*fail_times(THRESHOLD), reset, succeed_at(T0), end_session("s1"), revoke]
+    for step in [*steps, role_to(Role.VIEWER), disable]:
         step(account)
     save(store, account)
     copy = store.repository.get(account.id)

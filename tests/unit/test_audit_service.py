@@ -15,7 +15,7 @@ from application.audit.service import AuditService, event_time, redact
 from application.ports import RecordedEvent
 from domain.access.account import Account, account_id_for
 from domain.access.permissions import Role
-from domain.shared import PermissionDeniedError, ValidationError
+from domain.shared import SYSTEM_ACTOR, ChangeMeta, PermissionDeniedError, ValidationError
 from tests.permissions_doc import allowed
 from tests.subscriber_helpers import MEMORY_ENV, PRINCIPALS, MemoryCore
 
@@ -72,9 +72,9 @@ def account_history() -> tuple[MemoryCore, list[RecordedEvent], list[datetime]]:
         role=Role.VIEWER,
         province=None,
         password_hash="$argon2id$secret",
-        meta={"actor": None},
+        meta=ChangeMeta(SYSTEM_ACTOR),
     )
-    account.change_role(Role.AUDITOR, None, {"actor": None, "reason": "promoted"})
+    account.change_role(Role.AUDITOR, None, ChangeMeta(SYSTEM_ACTOR, reason="promoted"))
     store.save(account)
     events = list(store.events.get(account.id))
     recorded = [RecordedEvent(i + 1, type(e).TOPIC, e) for i, e in enumerate(events)]

@@ -21,9 +21,9 @@ from domain.knowledge.faq import (
     FaqRemovedError,
     TooManyDocumentsError,
 )
-from domain.shared import NoChangeError, ValidationError
+from domain.shared import Actor, ChangeMeta, NoChangeError, ValidationError
 
-META: dict[str, Any] = {"actor": {"username": "second"}, "correlation_id": None}
+META = ChangeMeta(Actor(account_id="", username="second", role="", province=None))
 
 
 def content(title: str = "如何修改邮箱密码", **kw: Any) -> FaqContent:

@@ -21,7 +21,7 @@ from tests.permissions_doc import permission_rows
 
 # Every operation the table names (in backticks), to the one permission that guards it.
 OPERATION_PERMISSIONS: dict[str, Permission] = {
-    **dict.fromkeys(["me", "login", "changeMyPassword"], Permission.SELF_SERVICE),
+    **dict.fromkeys(["me", "login", "changeMyPassword", "logout"], Permission.SELF_SERVICE),
     **dict.fromkeys(
         ["subscriber", "subscriberAsOf", "Subscriber.changes", "plans"],
         Permission.SUBSCRIBER_READ,
@@ -77,6 +77,7 @@ OPERATION_PERMISSIONS: dict[str, Permission] = {
             "disableAccount",
             "enableAccount",
             "resetAccountPassword",
+            "revokeSessions",
         ],
         Permission.ACCOUNT_MANAGE,
     ),

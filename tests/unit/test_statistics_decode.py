@@ -7,9 +7,10 @@ from collections import Counter
 from typing import Any
 
 from eventsourcing.compressor import ZlibCompressor
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from hypothesis import given, settings
 
+from projections.runtime.codec import EventMapper
 from projections.statistics.decode import Fact, StatisticsDecoder, default_mapper
 from projections.statistics.proxy import PROXY_TOPICS, REGISTRATIONS, fold_proxy
 from projections.statistics.tickets import TICKET_TOPICS, fold_tickets
@@ -73,7 +74,7 @@ def _one_event() -> Any:
 
 
 def test_stored_events_that_are_not_plain_json_go_through_the_mapper() -> None:
-    compressed = Mapper(transcoder=MAPPER.transcoder, compressor=ZlibCompressor())
+    compressed = EventMapper(transcoder=MAPPER.transcoder, compressor=ZlibCompressor())
     event = _one_event()
     stored = compressed.to_stored_event(event)
     assert zlib.decompress(stored.state).startswith(b"{")

@@ -15,14 +15,14 @@ from uuid import UUID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.subscribers.recording import recorded_at
+from domain.calendar_days import local_day
 from domain.subscribers.subscriber import Subscriber
 from domain.support.sla import SlaPolicy
 from domain.support.ticket import Ticket
 from domain.support.ticket_content import DraftContent
 from domain.support.values import TicketCategory, TicketPriority
 from projections.statistics.projection import StatisticsProjection
-from projections.statistics.proxy import PROXY_TOPICS, fold_proxy, provinces_needed, shanghai_day
+from projections.statistics.proxy import PROXY_TOPICS, fold_proxy, provinces_needed
 from projections.statistics.tickets import TICKET_TOPICS, AnswerTime, TicketStat, fold_tickets
 from tests.statistics_helpers import World, meta_of, oracle, steps
 
@@ -80,15 +80,14 @@ def test_folds_equal_the_brute_force_counts(history: list[Any], page: int) -> No
 def test_a_registration_and_settings_by_staff_count_under_the_subscribers_province() -> None:
     # Given a mailbox registered in GD at 23:59 Shanghai time and changed a minute later
     late = datetime(2026, 3, 9, 15, 59, tzinfo=UTC)
-    with recorded_at(late):
-        s = Subscriber.register(
-            msisdn="13800138000", province="GD", plan_code="FREE", at=late, meta=meta_of(AGENT)
-        )
-    with recorded_at(late + timedelta(minutes=1)):
-        s.set_companion(True, meta_of(AGENT))
-        s.set_login_reminder(True, meta_of(PLATFORM))  # the platform: not counted
-        s.freeze("suspicious", late, meta_of(("admin", "SUPER_ADMIN", None)))  # not a setting
-        s.unfreeze(late, meta_of(SYSTEM))  # the system: not counted
+    s = Subscriber.register(
+        msisdn="13800138000", province="GD", plan_code="FREE", at=late, meta=meta_of(AGENT)
+    )
+    later = late + timedelta(minutes=1)
+    s.set_companion(True, later, meta_of(AGENT))
+    s.set_login_reminder(True, later, meta_of(PLATFORM))  # the platform: not counted
+    s.freeze("suspicious", later, meta_of(("admin", "SUPER_ADMIN", None)))  # not a setting
+    s.unfreeze(later, meta_of(SYSTEM))  # the system: not counted
     counts: Counter[Any] = Counter()
     # When the events are folded
     registered = fold_proxy([e for e in s.collect_events() if e.TOPIC in PROXY_TOPICS], {}, counts)
@@ -102,13 +101,12 @@ def test_a_registration_and_settings_by_staff_count_under_the_subscribers_provin
 
 def test_a_reregistration_moves_later_operations_to_the_new_province() -> None:
     at = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
-    with recorded_at(at):
-        s = Subscriber.register(
-            msisdn="13800138000", province="GD", plan_code="FREE", at=at, meta=meta_of(AGENT)
-        )
-        s.deregister(at, meta_of(AGENT))
-        s.reregister("BJ", "FREE", at, meta_of(AGENT))
-        s.set_companion(True, meta_of(AGENT))
+    s = Subscriber.register(
+        msisdn="13800138000", province="GD", plan_code="FREE", at=at, meta=meta_of(AGENT)
+    )
+    s.deregister(at, meta_of(AGENT))
+    s.reregister("BJ", "FREE", at, meta_of(AGENT))
+    s.set_companion(True, at, meta_of(AGENT))
     counts: Counter[Any] = Counter()
     provinces: dict[UUID, str] = {}
     fold_proxy(s.collect_events(), provinces, counts)
@@ -124,11 +122,10 @@ def test_a_reregistration_moves_later_operations_to_the_new_province() -> None:
 
 def test_operations_of_an_unknown_subscriber_are_skipped() -> None:
     at = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
-    with recorded_at(at):
-        s = Subscriber.register(
-            msisdn="13800138000", province="GD", plan_code="FREE", at=at, meta=meta_of(AGENT)
-        )
-        s.set_companion(True, meta_of(AGENT))
+    s = Subscriber.register(
+        msisdn="13800138000", province="GD", plan_code="FREE", at=at, meta=meta_of(AGENT)
+    )
+    s.set_companion(True, at, meta_of(AGENT))
     counts: Counter[Any] = Counter()
     fold_proxy(s.collect_events()[1:], {}, counts)
     assert counts == {}
@@ -163,7 +160,7 @@ def test_a_ticket_moves_between_statuses_and_each_answer_is_timed_in_business_mi
     counts: Counter[Any] = Counter()
     answers: list[AnswerTime] = []
     fold_tickets(events, tickets, counts, answers)
-    day = shanghai_day(monday_10)
+    day = local_day(monday_10)
     assert +counts == {(day, "GD", "COMPLAINT", "CLOSED"): 1}
     assert [(a.seq, a.seconds) for a in answers] == [(1, 90 * 60), (2, 120 * 60)]
     assert tickets[t.id].due_at is None
@@ -189,26 +186,24 @@ def test_drafts_and_discarded_drafts_never_count() -> None:
 
 def test_only_subscribers_with_staff_operations_before_a_registration_are_looked_up() -> None:
     at = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
-    with recorded_at(at):
-        known = Subscriber.register(
-            msisdn="13800138001", province="GD", plan_code="FREE", at=at, meta=meta_of(AGENT)
-        )
-        fresh = Subscriber.register(
-            msisdn="13800138002", province="GD", plan_code="FREE", at=at, meta=meta_of(AGENT)
-        )
-        platform_only = Subscriber.register(
-            msisdn="13800138003", province="GD", plan_code="FREE", at=at, meta=meta_of(AGENT)
-        )
-        moved = Subscriber.register(
-            msisdn="13800138004", province="GD", plan_code="FREE", at=at, meta=meta_of(AGENT)
-        )
+    known = Subscriber.register(
+        msisdn="13800138001", province="GD", plan_code="FREE", at=at, meta=meta_of(AGENT)
+    )
+    fresh = Subscriber.register(
+        msisdn="13800138002", province="GD", plan_code="FREE", at=at, meta=meta_of(AGENT)
+    )
+    platform_only = Subscriber.register(
+        msisdn="13800138003", province="GD", plan_code="FREE", at=at, meta=meta_of(AGENT)
+    )
+    moved = Subscriber.register(
+        msisdn="13800138004", province="GD", plan_code="FREE", at=at, meta=meta_of(AGENT)
+    )
     for s in (known, fresh, platform_only, moved):
         s.collect_events()  # registered in an earlier page
-    with recorded_at(at):
-        known.set_companion(True, meta_of(AGENT))
-        platform_only.set_companion(True, meta_of(PLATFORM))
-        moved.deregister(at, meta_of(PLATFORM))
-        moved.reregister("BJ", "FREE", at, meta_of(AGENT))
-        moved.set_companion(True, meta_of(AGENT))
+    known.set_companion(True, at, meta_of(AGENT))
+    platform_only.set_companion(True, at, meta_of(PLATFORM))
+    moved.deregister(at, meta_of(PLATFORM))
+    moved.reregister("BJ", "FREE", at, meta_of(AGENT))
+    moved.set_companion(True, at, meta_of(AGENT))
     page = [e for s in (known, platform_only, moved) for e in s.collect_events()]
     assert provinces_needed(page) == {known.id}

@@ -262,6 +262,7 @@ class State:
     building_position: int | None = None
     version: int = 1
     code_version: int = 1
+    failing: bool = False
 
     @property
     def rebuild_needed(self) -> bool:

@@ -191,8 +191,8 @@ def test_the_roles_permissions_md_allows_pass_and_the_others_are_forbidden(
     assert result.position == len(stored(w.store))  # the log position of its last event
     assert result.subscriber.version == w.subscriber().version
     recorded = list(w.store.events.get(subscriber_id_for(GD_NUMBER)))[-1]
-    assert recorded.meta["actor"]["username"] == caller.username
-    assert recorded.meta["reason"] == "客户来电"
+    assert recorded.meta.actor.username == caller.username
+    assert recorded.meta.reason == "客户来电"
 
 
 def test_registering_in_another_province_is_forbidden_to_a_province_agent() -> None:

@@ -66,7 +66,7 @@ def fails(store: MemoryCore, code: str, when: Callable[[], Any]) -> None:
 
 
 def cited_in_last_event(store: MemoryCore, msisdn: str) -> Any:
-    return list(store.events.get(subscriber_id_for(msisdn)))[-1].meta["ticket_id"]
+    return list(store.events.get(subscriber_id_for(msisdn)))[-1].meta.ticket_id
 
 
 def test_a_change_cites_a_ticket_about_its_mailbox(world: Any) -> None:

@@ -21,6 +21,7 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
+from domain.calendar_days import local_day
 from domain.shared import NoChangeError
 from domain.support.errors import InvalidTransitionError
 from domain.support.lifecycle import (
@@ -34,7 +35,8 @@ from domain.support.numbers import TicketNumberSequence, sequence_id
 from domain.support.sla import SlaPolicy
 from domain.support.ticket import Ticket
 from domain.support.ticket_content import DraftContent
-from domain.support.values import TicketCategory, TicketPriority, local_day
+from domain.support.values import TicketCategory, TicketPriority
+from projections.runtime.codec import EventMapper
 from tests.unit.support_builders import FIRST, MONDAY_10, SECOND
 
 TABLE = {(t.state, t.command): t.next_state for t in LIFECYCLE}
@@ -45,7 +47,7 @@ def make_mapper() -> Mapper[Any]:
     transcoder = JSONTranscoder()
     for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
         transcoder.register(transcoding)
-    return Mapper(transcoder=transcoder)
+    return EventMapper(transcoder=transcoder)
 
 
 MAPPER = make_mapper()

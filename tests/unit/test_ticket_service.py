@@ -150,7 +150,7 @@ def test_every_transition_of_the_lifecycle_passes(transition: Transition) -> Non
     assert result.position == len(stored(w.store))
     assert (result.ticket is None) is (transition.next_state is _S.DISCARDED)
     last = list(w.store.events.get(ticket_id))[-1]
-    assert last.meta["actor"]["username"] == who.username
+    assert last.meta.actor.username == who.username
 
 
 INVALID = [
@@ -175,7 +175,7 @@ def test_the_roles_permissions_md_allows_pass_and_the_others_are_forbidden(
     ticket_id = ticket_in(w, PASSES_IN[command])
     if may(OPERATIONS[command], caller.role.value, caller.province, "GD"):
         step(w, command, ticket_id, caller)
-        assert list(w.store.events.get(ticket_id))[-1].meta["actor"]["username"] == who
+        assert list(w.store.events.get(ticket_id))[-1].meta.actor.username == who
     else:
         refused(w, "FORBIDDEN", lambda: step(w, command, ticket_id, caller))
 

@@ -75,7 +75,7 @@ class Announcement:
             title=v.title,
             body=v.body,
             severity=AnnouncementSeverity(v.severity),
-            provinces=list(v.provinces),
+            provinces=[Province(p) for p in v.provinces],
             effective_from=v.effective_from,
             effective_until=v.effective_until,
             status=AnnouncementStatus(v.status),

@@ -175,7 +175,7 @@ class Ticket:
             title=v.title,
             category=TicketCategory(v.category),
             priority=TicketPriority(v.priority),
-            province=v.province,
+            province=Province(v.province),
             msisdn=v.msisdn,
             status=TicketStatus(v.status),
             created_at=v.created_at,

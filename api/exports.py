@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 
 from application.access.service import UnauthenticatedError
 from application.authz import Principal
-from application.limits import RateLimitedError
+from application.ports import RateLimitedError
 from application.statistics.service import ProxyDimension, StatRow, TicketDimension
 from domain.access.permissions import Permission
 from domain.access.provinces import is_province
@@ -150,7 +150,7 @@ def exports_router(container: Container) -> APIRouter:
         except PermissionDeniedError as exc:
             return _error(403, "FORBIDDEN", exc.message)
         except RateLimitedError as exc:
-            return _error(429, "RATE_LIMITED", str(exc))
+            return _error(429, "RATE_LIMITED", exc.message, **{"Retry-After": str(exc.retry_after)})
         except ExportInputError as exc:
             return _error(400, "BAD_USER_INPUT", str(exc))
         except DomainError as exc:

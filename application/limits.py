@@ -13,15 +13,17 @@ from contextlib import contextmanager
 from uuid import UUID
 
 from application.authz import Principal
+from application.ports import RateLimitedError
 
 
-class RateLimitedError(Exception):
+class TooMuchAtOnceError(RateLimitedError):
     """The caller already has as many expensive operations running as they may."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(
             f"at most {limit} expensive operations (statistics, exports, searches, event pages)"
-            " may run at once per account (SPOA_EXPENSIVE_PER_ACCOUNT): wait for one to finish"
+            " may run at once per account (SPOA_EXPENSIVE_PER_ACCOUNT): wait for one to finish",
+            retry_after=1,  # no knowing when one finishes; most take well under a second
         )
         self.limit = limit
 
@@ -41,13 +43,13 @@ class ExpensiveWork:
             return self._running.get(principal.account_id, 0)
 
     def begin(self, principal: Principal) -> None:
-        """Count one more for the caller, or raise RateLimitedError (refused, not queued: a
+        """Count one more for the caller, or raise TooMuchAtOnceError (refused, not queued: a
         queue would hold the request, and its connection, all the same)."""
         key = principal.account_id
         with self._lock:
             count = self._running.get(key, 0)
             if count >= self.per_account:
-                raise RateLimitedError(self.per_account)
+                raise TooMuchAtOnceError(self.per_account)
             self._running[key] = count + 1
 
     def end(self, principal: Principal) -> None:

@@ -18,9 +18,9 @@ from typing import Any
 from graphql import DocumentNode, ExecutionResult, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 
-from api.graphql.base import ApiError
+from api.graphql.base import ApiError, rate_limited
 from api.graphql.cost import Measure, Plan, plan_operations
-from application.limits import RateLimitedError
+from application.limits import TooMuchAtOnceError
 
 MAX_CACHED_QUERY_CHARS = 20_000
 
@@ -35,13 +35,6 @@ class QueryTooCostlyError(ApiError):
         )
         assert self.extensions is not None
         self.extensions.update(cost=cost, limit=limit)
-
-
-class RateLimitedApiError(ApiError):
-    def __init__(self, error: RateLimitedError) -> None:
-        super().__init__("RATE_LIMITED", str(error))
-        assert self.extensions is not None
-        self.extensions["limit"] = error.limit
 
 
 class CostPlans:
@@ -92,8 +85,10 @@ class RequestBudget(SchemaExtension):
         gate, principal = held
         try:
             gate.begin(principal)
-        except RateLimitedError as exc:
-            context.result = _refused(RateLimitedApiError(exc))
+        except TooMuchAtOnceError as exc:
+            refusal = rate_limited(exc)  # RATE_LIMITED with retryAfter, as everywhere
+            refusal.extensions = {**(refusal.extensions or {}), "limit": exc.limit}
+            context.result = _refused(refusal)
             yield
             return
         try:

@@ -186,9 +186,10 @@ def test_each_account_runs_at_most_its_expensive_operations_at_once(
             refused = the_error(post(world, SMALL_STATS, user="viewer"))
             assert refused["extensions"]["code"] == "RATE_LIMITED"
             assert refused["extensions"]["limit"] == allowed
+            assert refused["extensions"]["retryAfter"] == 1
             assert "SPOA_EXPENSIVE_PER_ACCOUNT" in refused["message"]
             csv = export(world, "viewer", **{"from": "2026-01-01", "to": "2026-01-02"})
-            assert csv.status_code == 429
+            assert csv.status_code == 429 and csv.headers["retry-after"] == "1"
             assert csv.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
             # Cheap requests of the same account, and another account's expensive ones, pass.
             assert post(world, "{ me { username } }", user="viewer")["data"]["me"]

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from application.limits import ExpensiveWork, RateLimitedError
+from application.limits import ExpensiveWork, TooMuchAtOnceError
+from application.ports import RateLimitedError
 from domain.access.permissions import Role
 from tests.subscriber_helpers import principal
 
@@ -18,9 +19,10 @@ def test_a_further_operation_is_refused_and_others_are_not_affected() -> None:
     gate = ExpensiveWork(2)
     gate.begin(ANALYST)
     gate.begin(ANALYST)
-    with pytest.raises(RateLimitedError) as caught:
+    with pytest.raises(TooMuchAtOnceError) as caught:
         gate.begin(ANALYST)
-    assert caught.value.limit == 2 and "SPOA_EXPENSIVE_PER_ACCOUNT" in str(caught.value)
+    assert caught.value.limit == 2 and "SPOA_EXPENSIVE_PER_ACCOUNT" in caught.value.message
+    assert isinstance(caught.value, RateLimitedError) and caught.value.retry_after == 1
     gate.begin(OTHER)
     gate.end(ANALYST)
     gate.begin(ANALYST)

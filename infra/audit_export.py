@@ -29,15 +29,16 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 from psycopg import sql
 
-from application.audit.as_of import replay
-from application.audit.service import SECRET_KEYS, redact, resolve_stream
-from domain.catalogue import (
+from domain.audit.catalogue import (
     FEED_STREAM_TYPES,
     NATURAL_KEYS,
     STREAM_TYPES,
     event_type_of_topic,
+    resolve_stream,
     stream_type_of_topic,
 )
+from domain.audit.redaction import SECRET_KEYS, redact
+from domain.audit.replay import replay
 from domain.shared import ValidationError
 from infra.feed_codec import plain_state
 from projections.audit.chain import event_times, load_state

@@ -18,8 +18,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
-from application.knowledge.document_sweep import SweepReport, UnclaimedDocument
-from application.knowledge.faqs import StoredDocument
+from application.knowledge.ports import StoredDocument, SweepReport, UnclaimedDocument
 
 log = logging.getLogger(__name__)
 

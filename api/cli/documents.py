@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from application.knowledge.document_sweep import SweepReport
+from application.knowledge.ports import SweepReport
 from infra.bootstrap import cli_runtime
 
 TIME = "%Y-%m-%d %H:%M:%S%z"

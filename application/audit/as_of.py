@@ -7,7 +7,6 @@ snapshot where the type has them): no scan of the whole stream per request.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -16,11 +15,12 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 
 from application.audit.ports import VersionTimeline
-from application.audit.service import event_time, jsonable, redact, resolve_stream
+from application.audit.service import jsonable
 from application.authz import Principal
 from domain.access.account import Account
 from domain.access.permissions import Permission
-from domain.catalogue import FEED_STREAM_TYPES, STREAM_TYPES
+from domain.audit.catalogue import FEED_STREAM_TYPES, STREAM_TYPES, resolve_stream
+from domain.audit.redaction import redact
 
 _HIDDEN = frozenset({"_pending_events"})
 
@@ -33,16 +33,6 @@ def aggregate_state(aggregate: Aggregate) -> dict[str, Any]:
     state["type"] = type(aggregate).__name__
     result: dict[str, Any] = jsonable(redact(state))
     return result
-
-
-def replay(events: Iterable[Any], at: datetime | None = None) -> Aggregate | None:
-    """Apply a stream's domain events in version order, stopping at the first one after `at`."""
-    aggregate: Aggregate | None = None
-    for domain_event in events:
-        if at is not None and event_time(domain_event) > at:
-            break
-        aggregate = domain_event.mutate(aggregate)
-    return aggregate
 
 
 class AsOfService:

@@ -18,37 +18,22 @@ from uuid import UUID
 from application.audit.ports import CheckpointLog, SealedCheckpoint
 from application.authz import Principal
 from application.ports import EventLog, RecordedEvent
-from domain.access.account import account_id_for
 from domain.access.permissions import Permission
-from domain.catalogue import (
+from domain.audit.catalogue import (
     FEED_STREAM_TYPES,
     NATURAL_KEYS,
-    STREAM_TYPES,
     event_type_of_topic,
+    resolve_stream,
     stream_type_of_topic,
     topics_for_types,
 )
+from domain.audit.redaction import redact
+from domain.audit.replay import event_time
 from domain.shared import ChangeMeta, ValidationError
-from domain.subscribers.alias_claim import alias_claim_id_for
-from domain.subscribers.subscriber import subscriber_id_for
 
-REDACTED = "[REDACTED]"
-SECRET_KEYS = frozenset({"password_hash", "secret", "token"})
 _ENVELOPE_KEYS = frozenset({"originator_id", "originator_version", "timestamp", "meta"})
 # What an event stored without metadata reads as: no actor, no reason, no ticket.
 _NO_META = ChangeMeta.from_dict({})
-
-
-def redact(value: Any) -> Any:
-    """Replace every secret-looking field, at any depth, by a marker."""
-    if isinstance(value, dict):
-        return {
-            k: (REDACTED if k in SECRET_KEYS or k.endswith("_hash") else redact(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    return value
 
 
 def jsonable(value: Any) -> Any:
@@ -68,13 +53,6 @@ def jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value
-
-
-def event_time(event: Any) -> datetime:
-    """When the event happened: the command's `at` where it has one, else its timestamp."""
-    at = getattr(event, "at", None)
-    moment: datetime = at if isinstance(at, datetime) else event.timestamp
-    return moment
 
 
 @dataclass(frozen=True)
@@ -201,30 +179,3 @@ class AuditService:
                 self._keys.clear()
             self._keys[originator_id] = str(value)
         return self._keys[originator_id]
-
-
-def resolve_stream(stream_type: str, stream_id: str) -> UUID:
-    """An audit stream's aggregate id from its natural key (username for Account), or its id."""
-    if stream_type not in STREAM_TYPES:
-        raise ValidationError(
-            f"unknown stream type {stream_type!r}; one of {', '.join(sorted(STREAM_TYPES))}",
-            field=["streamType"],
-        )
-    if stream_type == "Account" and not _looks_like_uuid(stream_id):
-        return account_id_for(stream_id)
-    if stream_type == "Subscriber" and not _looks_like_uuid(stream_id):
-        return subscriber_id_for(stream_id)
-    if stream_type == "AliasClaim" and not _looks_like_uuid(stream_id):
-        return alias_claim_id_for(stream_id)
-    try:
-        return UUID(stream_id)
-    except ValueError:
-        raise ValidationError(f"unknown stream id {stream_id!r}", field=["streamId"]) from None
-
-
-def _looks_like_uuid(value: str) -> bool:
-    try:
-        UUID(value)
-    except ValueError:
-        return False
-    return True

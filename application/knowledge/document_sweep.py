@@ -21,60 +21,17 @@ it only after the deletion, stored again by that upload.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import timedelta
+
+from application.knowledge.ports import (
+    DocumentReferences,
+    SweepableDocuments,
+    SweepReport,
+)
 
 # Content checked per reference read: every attached document older than the grace period is a
 # candidate too, and each read briefly holds the faqs projection's registry row.
 REFERENCE_BATCH = 1000
-
-
-@dataclass(frozen=True)
-class UnclaimedDocument:
-    """Stored document content that no upload has claimed since the cutoff."""
-
-    sha256: str
-    size_bytes: int
-    filename: str
-    stored_at: datetime
-    claimed_at: datetime
-
-
-class SweepableDocuments(Protocol):
-    """The stored bytes, as the sweep sees them."""
-
-    def unclaimed_since(self, grace: timedelta) -> tuple[datetime, list[UnclaimedDocument]]:
-        """The store's clock minus `grace` (the cutoff), and the content last claimed (stored,
-        or found stored by an upload) before it."""
-        ...
-
-    def delete_unclaimed(self, sha256: str, cutoff: datetime) -> bool:
-        """Delete the content unless an upload has claimed it at or after `cutoff` or is
-        claiming it now (checked under the row lock). True when deleted."""
-        ...
-
-
-class DocumentReferences(Protocol):
-    """Which content some stored event refers to, history included."""
-
-    def referenced(self, sha256s: Collection[str]) -> set[str]: ...
-
-
-@dataclass(frozen=True)
-class SweepReport:
-    """What a sweep removed (or, with `dry_run`, would remove)."""
-
-    dry_run: bool
-    cutoff: datetime
-    checked: int  # content unclaimed since the cutoff
-    referenced: int  # of those, referred to by some stored event
-    removed: tuple[UnclaimedDocument, ...]
-
-    @property
-    def bytes_freed(self) -> int:
-        return sum(d.size_bytes for d in self.removed)
 
 
 class DocumentSweeper:

@@ -13,7 +13,7 @@ from eventsourcing.application import Application
 
 from application.audit.ports import AggregateAsOf
 from application.authz import Principal
-from application.knowledge.document_sweep import DocumentReferences
+from application.knowledge.ports import DocumentReferences, DocumentStore
 from application.pagination import CursorCodec
 from application.ports import Clock, ReadModelWaiter
 from application.unit_of_work import get_or_none, get_or_raise, run_command, save
@@ -32,28 +32,6 @@ from domain.shared import NotFoundError
 
 FAQ_PROJECTIONS = ("faqs",)
 READ_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    sha256: str
-    size_bytes: int
-    content_type: str
-    filename: str
-
-
-class DocumentStore(Protocol):
-    """Content-addressed document bytes, shared by every API replica."""
-
-    def put(
-        self, sha256: str, content_type: str, filename: str, size: int, stream: BinaryIO
-    ) -> bool:
-        """Store the bytes unless that content is stored already; True when stored now."""
-        ...
-
-    def info(self, sha256: str) -> StoredDocument | None: ...
-
-    def chunks(self, sha256: str) -> Iterator[bytes]: ...
 
 
 @dataclass(frozen=True)

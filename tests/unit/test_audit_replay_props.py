@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from application.audit.as_of import aggregate_state
 from application.subscribers.commands import ChangeContext
-from domain.catalogue import NATURAL_KEYS, stream_type_of_topic
+from domain.audit.catalogue import NATURAL_KEYS, stream_type_of_topic
 from domain.shared import DomainError
 from domain.subscribers.rules import SmsBlacklistLevel
 from domain.subscribers.subscriber import subscriber_id_for

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from application.audit.as_of import AsOfService, aggregate_state
-from application.audit.service import AuditService, event_time, redact
+from application.audit.service import AuditService
 from application.ports import RecordedEvent
 from domain.access.account import Account, account_id_for
 from domain.access.permissions import Role
+from domain.audit.redaction import redact
+from domain.audit.replay import event_time
 from domain.shared import SYSTEM_ACTOR, ChangeMeta, PermissionDeniedError, ValidationError
 from tests.permissions_doc import allowed
 from tests.subscriber_helpers import MEMORY_ENV, PRINCIPALS, MemoryCore

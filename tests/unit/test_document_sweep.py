@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.knowledge.document_sweep import DocumentSweeper, SweepReport, UnclaimedDocument
+from application.knowledge.document_sweep import DocumentSweeper
+from application.knowledge.ports import SweepReport, UnclaimedDocument
 from infra.blobs import PeriodicDocumentSweep
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from eventsourcing.domain import Aggregate
 
-from domain.access.account import Account, SuperAdminRoster
+from domain.access.account import Account, SuperAdminRoster, account_id_for
 from domain.history.batch import PlatformBatch
 from domain.knowledge.contact import SupportContact
 from domain.knowledge.faq import Faq
-from domain.subscribers.alias_claim import AliasClaim
-from domain.subscribers.subscriber import Subscriber
+from domain.shared import ValidationError
+from domain.subscribers.alias_claim import AliasClaim, alias_claim_id_for
+from domain.subscribers.subscriber import Subscriber, subscriber_id_for
 from domain.support.announcement import Announcement
 from domain.support.numbers import TicketNumberSequence
 from domain.support.ticket import Ticket
@@ -64,3 +67,30 @@ def topics_for_types(types: list[str]) -> list[str]:
             ):
                 topics.append(topic)
     return topics
+
+
+def resolve_stream(stream_type: str, stream_id: str) -> UUID:
+    """An audit stream's aggregate id from its natural key (username for Account), or its id."""
+    if stream_type not in STREAM_TYPES:
+        raise ValidationError(
+            f"unknown stream type {stream_type!r}; one of {', '.join(sorted(STREAM_TYPES))}",
+            field=["streamType"],
+        )
+    if stream_type == "Account" and not _looks_like_uuid(stream_id):
+        return account_id_for(stream_id)
+    if stream_type == "Subscriber" and not _looks_like_uuid(stream_id):
+        return subscriber_id_for(stream_id)
+    if stream_type == "AliasClaim" and not _looks_like_uuid(stream_id):
+        return alias_claim_id_for(stream_id)
+    try:
+        return UUID(stream_id)
+    except ValueError:
+        raise ValidationError(f"unknown stream id {stream_id!r}", field=["streamId"]) from None
+
+
+def _looks_like_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -24,7 +24,7 @@ from api.client_address import ClientAddresses
 from api.documents import install_documents
 from api.exports import install_exports
 from api.graphql.base import Context
-from api.graphql.schema import build_schema, classify
+from api.graphql.schema import build_schema, classify, public_extensions
 from api.graphql_http import GraphQLFastPath
 from api.ingest import router as ingest_router
 from api.metrics import install_metrics
@@ -159,11 +159,8 @@ class SpoaGraphQLRouter(GraphQLRouter[Context, None]):
             for error in result.errors:
                 code = classify(error)
                 formatted = error.formatted
-                extensions: dict[str, Any] = {"code": code}
-                if code != "INTERNAL_SERVER_ERROR":
-                    # Our errors' details (where a consistentWith wait got to) reach the client.
-                    extensions = {**(error.extensions or {}), "code": code}
-                else:
+                extensions = {**public_extensions(error), "code": code}
+                if code == "INTERNAL_SERVER_ERROR":
                     # Nothing internal leaks: the message is generic, the log has the rest.
                     formatted["message"] = f"internal error (correlation id {cid})"
                 if cid:
@@ -239,6 +236,8 @@ def create_app(
         settings.graphql_max_aliases,
         settings.graphql_max_tokens,
         anonymous_introspection=settings.dev_mode,
+        max_cost=settings.query_max_cost,
+        page_max=settings.page_max,
     )
     graphql = SpoaGraphQLRouter(
         schema,

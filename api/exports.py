@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 
 from application.access.service import UnauthenticatedError
 from application.authz import Principal
-from application.ports import ConsistencyTimeoutError
+from application.ports import ConsistencyTimeoutError, RateLimitedError
 from application.statistics.service import ProxyDimension, StatRow, TicketDimension
 from domain.access.permissions import Permission
 from domain.access.provinces import is_province
@@ -142,20 +142,26 @@ def exports_router(container: Container) -> APIRouter:
             principal, first, last, dimensions, province, position = asked
             # Awaited on the event loop: waiting for the statistics holds no worker thread.
             await service.open(principal, position)
-            rows = await anyio.to_thread.run_sync(
-                lambda: fetch(principal, first, last, dimensions, province)
-            )
+
+            def run() -> bytes:
+                with container.expensive.hold(principal):
+                    rows = fetch(principal, first, last, dimensions, province)
+                    # Rendered in the worker thread too: up to SPOA_STATISTICS_MAX_ROWS rows.
+                    return render_csv([d.value for d in dimensions], rows)
+
+            body = await anyio.to_thread.run_sync(run)
         except ConsistencyTimeoutError as exc:
             return _error(503, "CONSISTENCY_TIMEOUT", str(exc), **{"Retry-After": "1"})
         except UnauthenticatedError as exc:
             return _error(401, "UNAUTHENTICATED", str(exc), **unauthenticated)
         except PermissionDeniedError as exc:
             return _error(403, "FORBIDDEN", exc.message)
+        except RateLimitedError as exc:
+            return _error(429, "RATE_LIMITED", exc.message, **{"Retry-After": str(exc.retry_after)})
         except ExportInputError as exc:
             return _error(400, "BAD_USER_INPUT", str(exc))
         except DomainError as exc:
             return _error(400, "BAD_USER_INPUT", exc.message)
-        body = render_csv([d.value for d in dimensions], rows)
         return Response(
             body,
             media_type="text/csv; charset=utf-8",

@@ -19,6 +19,7 @@ from application.history.service import HistoryService
 from application.knowledge.contacts import SupportContactService
 from application.knowledge.document_sweep import DocumentSweeper
 from application.knowledge.faqs import KnowledgeService
+from application.limits import ExpensiveWork
 from application.operations import OperationsService
 from application.pagination import CursorCodec
 from application.statistics.service import StatisticsService
@@ -222,8 +223,12 @@ class Container:
             self.core, SupportContactsQueries(self.read_pool.connection), self.waiter
         )
         self.statistics = StatisticsService(
-            StatisticsQueries(self.read_pool.connection), self.waiter, self.clock
+            StatisticsQueries(self.read_pool.connection),
+            self.waiter,
+            self.clock,
+            max_rows=settings.statistics_max_rows,
         )
+        self.expensive = ExpensiveWork(settings.expensive_per_account)
         self.metrics = Metrics(
             self.projection_status, lambda: self.runner.leading if self.runner is not None else ()
         )

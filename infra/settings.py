@@ -79,6 +79,20 @@ class Settings(BaseSettings):
         default=64, ge=2, description="Deepest nesting of a JSON request body (GraphQL, SSO)"
     )
     page_max: int = Field(default=500, description="Cap on `first`")
+    query_max_cost: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most a GraphQL request may cost (items it may resolve), else QUERY_TOO_COSTLY",
+    )
+    statistics_max_rows: int = Field(
+        default=10_000, ge=1, description="Most rows one statistics field or export may produce"
+    )
+    expensive_per_account: int = Field(
+        default=2,
+        ge=1,
+        description="Statistics, exports, searches and event pages one account may run at once"
+        " per process; more are RATE_LIMITED",
+    )
     consistency_timeout_seconds: float = Field(
         default=5.0, description="Max wait for consistentWith, then CONSISTENCY_TIMEOUT"
     )

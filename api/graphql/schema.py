@@ -20,6 +20,7 @@ from strawberry.types import ExecutionContext
 from api.graphql.access import AccessMutation, AccessQuery
 from api.graphql.audit import AuditQuery
 from api.graphql.base import SCALARS, ApiError, ScalarInputError
+from api.graphql.budget import CostPlans, RequestBudget
 from api.graphql.history.fields import HistoryMutation
 from api.graphql.introspection import AnonymousIntrospectionGuard
 from api.graphql.knowledge import KnowledgeMutation, KnowledgeQuery
@@ -62,7 +63,9 @@ def classify(error: GraphQLError) -> str:
     original = error.original_error
     if isinstance(original, ApiError):
         return str((original.extensions or {}).get("code"))
-    if isinstance(error, ApiError) or (error.extensions or {}).get("code"):
+    if isinstance(error, ApiError) or (original is None and (error.extensions or {}).get("code")):
+        # Not a code found on some other exception: graphql-core copies any exception's
+        # `extensions` onto its error, and that is no reason to show its message.
         return str((error.extensions or {}).get("code"))
     if original is None or (
         isinstance(original, ValueError | TypeError | GraphQLError) and error.path is None
@@ -73,6 +76,13 @@ def classify(error: GraphQLError) -> str:
     if isinstance(original, ScalarInputError):
         return "BAD_USER_INPUT"
     return "INTERNAL_SERVER_ERROR"
+
+
+def public_extensions(error: GraphQLError) -> dict[str, Any]:
+    """The extensions our own errors carry (cost, limit, ...), for the client as they are;
+    other errors' extensions are not ours to show."""
+    own = error.original_error if isinstance(error.original_error, ApiError) else error
+    return dict(own.extensions or {}) if isinstance(own, ApiError) else {}
 
 
 class SpoaSchema(strawberry.Schema):
@@ -93,11 +103,14 @@ def build_schema(
     max_aliases: int = 30,
     max_tokens: int = 5000,
     anonymous_introspection: bool = True,
+    max_cost: int = 10_000,
+    page_max: int = 500,
 ) -> Any:
     """The schema; `anonymous_introspection` False (outside dev mode) keeps `__schema` and
     `__type` for authenticated callers."""
     valid_documents = ValidDocuments()  # per schema: its rules decide what is valid
     guard = [] if anonymous_introspection else [AnonymousIntrospectionGuard]
+    cost_plans = CostPlans(page_max)
     return SpoaSchema(
         query=Query,
         mutation=Mutation,
@@ -109,6 +122,7 @@ def build_schema(
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: ParserCache(maxsize=512),
             lambda: QueryValidationCache(valid_documents),
+            lambda: RequestBudget(cost_plans, max_cost),
             GraphQLMetrics,
         ],
     )

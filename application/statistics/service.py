@@ -3,7 +3,9 @@
 Every read checks STATISTICS_READ and is filtered to the caller's province scope: a
 PROVINCE_AGENT or a province-bound VIEWER sees only their province, and asking for another one
 explicitly is FORBIDDEN. Rows are grouped by any subset of the dimensions in the order asked,
-sorted by their keys; a date range includes both days (Asia/Shanghai calendar days).
+sorted by their keys; a date range includes both days (Asia/Shanghai calendar days). A range
+and grouping that can produce, or do produce, more than `max_rows` rows are refused, so no
+caller can ask for an unbounded answer.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from application.authz import Principal
 from application.consistency import wait_until_applied
 from application.ports import Clock, ReadModelWaiter
 from domain.access.permissions import Permission
+from domain.access.provinces import PROVINCES
 from domain.shared import ValidationError
+from domain.support.lifecycle import TicketState
+from domain.support.values import TicketCategory
 
 #: The projection the statistics read (projections/statistics/projection.py).
 STATISTICS_PROJECTION = "statistics"
@@ -59,12 +64,25 @@ Grouped = list[tuple[tuple[Any, ...], int]]
 
 
 class StatisticsReadModel(Protocol):
+    """Grouped counts; `limit` caps the groups returned (any of them: the caller only asks
+    for one more than it accepts, to know there are too many)."""
+
     def proxy_operations(
-        self, first: date, last: date, province: str | None, dimensions: Sequence[str]
+        self,
+        first: date,
+        last: date,
+        province: str | None,
+        dimensions: Sequence[str],
+        limit: int | None = None,
     ) -> Grouped: ...
 
     def complaint_tickets(
-        self, first: date, last: date, province: str | None, dimensions: Sequence[str]
+        self,
+        first: date,
+        last: date,
+        province: str | None,
+        dimensions: Sequence[str],
+        limit: int | None = None,
     ) -> Grouped: ...
 
     def ticket_times(
@@ -84,10 +102,60 @@ def to_rows(grouped: Grouped) -> list[StatRow]:
     return rows
 
 
+#: How many values a dimension other than DAY can take. OPERATOR has no catalog (any staff
+#: account): 10 is an estimate, and the rows a grouping by it actually produces are counted.
+FAN_OUT: dict[str, int] = {
+    "PROVINCE": len(PROVINCES),
+    "OPERATION": 11,  # the proxy-setting mutations (projections/statistics/proxy.py)
+    "OPERATOR": 10,
+    "CATEGORY": len(TicketCategory),
+    "STATUS": len(  # drafts never count
+        {TicketState.SUBMITTED, TicketState.ANSWERED, TicketState.RESUBMITTED, TicketState.CLOSED}
+    ),
+}
+DEFAULT_MAX_ROWS = 10_000
+
+
+def days_in(first: date, last: date) -> int:
+    """Days in an inclusive range (0 when it ends before it starts)."""
+    return max(0, (last - first).days + 1)
+
+
+def grouping_fan_out(dimensions: Sequence[str], province: str | None) -> int:
+    """Into how many groups one day's counts can split: the product of the values each
+    dimension but DAY can take (one province when the range is limited to one)."""
+    fan_out = 1
+    for dimension in dimensions:
+        if dimension == "PROVINCE" and province is not None:
+            continue
+        fan_out *= FAN_OUT.get(dimension, 1)
+    return fan_out
+
+
+def possible_rows(first: date, last: date, dimensions: Sequence[str], province: str | None) -> int:
+    """At most how many rows a grouping over a range produces: a row per day with DAY,
+    times the grouping's fan-out."""
+    days = days_in(first, last) if "DAY" in dimensions else 1
+    return days * grouping_fan_out(dimensions, province)
+
+
 def check_range(first: date, last: date) -> None:
     if first > last:
         raise ValidationError(
             f"`from` ({first}) is after `to` ({last})", code="INVALID_DATE_RANGE", field=["to"]
+        )
+
+
+def check_rows(rows: int, max_rows: int, counted: bool = False) -> None:
+    """Refuse a grouping over the row limit, naming the limit and its setting. `rows` is
+    what the range and grouping can produce, or (`counted`) what the read model found."""
+    if rows > max_rows:
+        found = "produce more than" if counted else f"produce up to {rows} rows, more than"
+        raise ValidationError(
+            f"this range and groupBy {found} {max_rows} rows, the limit"
+            " (SPOA_STATISTICS_MAX_ROWS): narrow the range or group by fewer dimensions",
+            code="TOO_MANY_ROWS",
+            field=["from"],
         )
 
 
@@ -104,11 +172,16 @@ def check_dimensions(dimensions: Sequence[StrEnum]) -> list[str]:
 
 class StatisticsService:
     def __init__(
-        self, read_model: StatisticsReadModel, waiter: ReadModelWaiter, clock: Clock
+        self,
+        read_model: StatisticsReadModel,
+        waiter: ReadModelWaiter,
+        clock: Clock,
+        max_rows: int = DEFAULT_MAX_ROWS,
     ) -> None:
         self.read_model = read_model
         self.waiter = waiter
         self.clock = clock
+        self.max_rows = max_rows
 
     async def open(self, principal: Principal, consistent_with: int | None = None) -> None:
         """The `statistics` entry point: may the caller read statistics at all; and, with
@@ -129,7 +202,12 @@ class StatisticsService:
         scope = principal.list_scope(_READ, province)
         check_range(first, last)
         dimensions = check_dimensions(group_by)
-        return to_rows(self.read_model.proxy_operations(first, last, scope, dimensions))
+        check_rows(possible_rows(first, last, dimensions, scope), self.max_rows)
+        grouped = self.read_model.proxy_operations(
+            first, last, scope, dimensions, limit=self.max_rows + 1
+        )
+        check_rows(len(grouped), self.max_rows, counted=True)
+        return to_rows(grouped)
 
     def complaint_tickets(
         self,
@@ -143,7 +221,12 @@ class StatisticsService:
         scope = principal.list_scope(_READ, province)
         check_range(first, last)
         dimensions = check_dimensions(group_by)
-        return to_rows(self.read_model.complaint_tickets(first, last, scope, dimensions))
+        check_rows(possible_rows(first, last, dimensions, scope), self.max_rows)
+        grouped = self.read_model.complaint_tickets(
+            first, last, scope, dimensions, limit=self.max_rows + 1
+        )
+        check_rows(len(grouped), self.max_rows, counted=True)
+        return to_rows(grouped)
 
     def ticket_times(
         self, principal: Principal, first: date, last: date, province: str | None = None

@@ -276,6 +276,7 @@ class StatisticsQueries:
         last: date,
         province: str | None,
         dimensions: Sequence[str],
+        limit: int | None = None,
     ) -> list[tuple[tuple[Any, ...], int]]:
         cols = [sql.Identifier(columns[d]) for d in dimensions]
         where: sql.Composable = sql.SQL("day BETWEEN %s AND %s")
@@ -292,6 +293,9 @@ class StatisticsQueries:
                 t=sql.Identifier(table),
                 w=where,
             )
+            if limit is not None:
+                query = sql.SQL("{} LIMIT %s").format(query)
+                params.append(limit)
         else:
             query = sql.SQL("SELECT coalesce({total}, 0) FROM rm.{t} WHERE {w}").format(
                 total=sql.SQL(total), t=sql.Identifier(table), w=where
@@ -301,17 +305,41 @@ class StatisticsQueries:
             return [(tuple(row[:-1]), int(row[-1])) for row in cur.fetchall()]
 
     def proxy_operations(
-        self, first: date, last: date, province: str | None, dimensions: Sequence[str]
+        self,
+        first: date,
+        last: date,
+        province: str | None,
+        dimensions: Sequence[str],
+        limit: int | None = None,
     ) -> list[tuple[tuple[Any, ...], int]]:
         return self._grouped(
-            "stat_proxy_ops", _PROXY_COLUMNS, "sum(count)", first, last, province, dimensions
+            "stat_proxy_ops",
+            _PROXY_COLUMNS,
+            "sum(count)",
+            first,
+            last,
+            province,
+            dimensions,
+            limit,
         )
 
     def complaint_tickets(
-        self, first: date, last: date, province: str | None, dimensions: Sequence[str]
+        self,
+        first: date,
+        last: date,
+        province: str | None,
+        dimensions: Sequence[str],
+        limit: int | None = None,
     ) -> list[tuple[tuple[Any, ...], int]]:
         return self._grouped(
-            "stat_tickets", _TICKET_COLUMNS, "count(*)", first, last, province, dimensions
+            "stat_tickets",
+            _TICKET_COLUMNS,
+            "count(*)",
+            first,
+            last,
+            province,
+            dimensions,
+            limit,
         )
 
     def ticket_times(

@@ -6,10 +6,12 @@ import asyncio
 import csv
 import io
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api.exports import BOM, render_csv, safe_cell
 from application.statistics.service import (
@@ -17,6 +19,7 @@ from application.statistics.service import (
     StatisticsService,
     StatRow,
     TicketDimension,
+    possible_rows,
 )
 from domain.access.permissions import Role
 from domain.shared import PermissionDeniedError, ValidationError
@@ -32,13 +35,17 @@ class FakeReadModel:
         self.grouped = grouped or []
         self.calls: list[tuple[Any, ...]] = []
 
-    def proxy_operations(self, first: date, last: date, province: str | None, dims: Any) -> Any:
-        self.calls.append(("proxy", first, last, province, list(dims)))
-        return self.grouped
+    def proxy_operations(
+        self, first: date, last: date, province: str | None, dims: Any, limit: Any = None
+    ) -> Any:
+        self.calls.append(("proxy", first, last, province, list(dims), limit))
+        return self.grouped[:limit]
 
-    def complaint_tickets(self, first: date, last: date, province: str | None, dims: Any) -> Any:
-        self.calls.append(("tickets", first, last, province, list(dims)))
-        return self.grouped
+    def complaint_tickets(
+        self, first: date, last: date, province: str | None, dims: Any, limit: Any = None
+    ) -> Any:
+        self.calls.append(("tickets", first, last, province, list(dims), limit))
+        return self.grouped[:limit]
 
     def ticket_times(self, first: date, last: date, province: str | None, now: Any) -> Any:
         self.calls.append(("times", first, last, province, now))
@@ -61,9 +68,11 @@ class FixedClock:
         return self.at
 
 
-def service(read_model: FakeReadModel | None = None) -> tuple[StatisticsService, FakeReadModel]:
+def service(
+    read_model: FakeReadModel | None = None, max_rows: int = 10_000
+) -> tuple[StatisticsService, FakeReadModel]:
     rm = read_model or FakeReadModel()
-    return StatisticsService(rm, FakeWaiter(), FixedClock()), rm
+    return StatisticsService(rm, FakeWaiter(), FixedClock(), max_rows), rm
 
 
 ADMIN = principal("admin", Role.SUPER_ADMIN)
@@ -133,6 +142,52 @@ def test_a_dimension_twice_is_refused() -> None:
     with pytest.raises(ValidationError) as caught:
         svc.complaint_tickets(ADMIN, D1, D2, [TicketDimension.DAY, TicketDimension.DAY])
     assert caught.value.code == "DUPLICATE_DIMENSION"
+
+
+def test_a_range_and_grouping_that_can_produce_too_many_rows_are_refused_unread() -> None:
+    svc, rm = service(max_rows=1000)
+    by_day_and_province = [ProxyDimension.DAY, ProxyDimension.PROVINCE]
+    year = (date(2026, 1, 1), date(2026, 12, 31))
+    with pytest.raises(ValidationError) as caught:
+        svc.proxy_operations(ADMIN, *year, by_day_and_province)  # 365 x 31 provinces
+    assert caught.value.code == "TOO_MANY_ROWS"
+    assert "1000" in caught.value.message and "SPOA_STATISTICS_MAX_ROWS" in caught.value.message
+    with pytest.raises(ValidationError):
+        svc.complaint_tickets(ADMIN, *year, [TicketDimension.DAY, TicketDimension.CATEGORY])
+    assert rm.calls == []
+    # One province (asked for, or the caller's scope) is one group a day: 365 rows fit.
+    svc.proxy_operations(ADMIN, *year, by_day_and_province, "GD")
+    svc.proxy_operations(GD_AGENT, *year, by_day_and_province)
+    svc.proxy_operations(ADMIN, *year, [ProxyDimension.PROVINCE])  # 31 rows however long
+    assert [c[5] for c in rm.calls] == [1001, 1001, 1001]
+
+
+def test_a_grouping_that_does_produce_too_many_rows_is_refused() -> None:
+    """OPERATOR has no catalog to bound it beforehand (10 is only an estimate): the rows
+    found are counted."""
+    found = [((f"agent{i}",), 1) for i in range(20)]
+    svc, rm = service(FakeReadModel(found), max_rows=12)
+    with pytest.raises(ValidationError) as caught:
+        svc.proxy_operations(ADMIN, D1, D1, [ProxyDimension.OPERATOR])
+    assert caught.value.code == "TOO_MANY_ROWS" and "more than 12 rows" in caught.value.message
+    assert rm.calls[0][5] == 13  # asked for one more than fits, not for every row
+    fits, _ = service(FakeReadModel(found[:12]), max_rows=12)
+    assert len(fits.proxy_operations(ADMIN, D1, D1, [ProxyDimension.OPERATOR])) == 12
+
+
+@given(
+    first=st.dates(date(1900, 1, 1), date(2999, 12, 31)),
+    days=st.integers(0, 5000),
+    dimensions=st.lists(st.sampled_from(list(ProxyDimension)), unique=True),
+)
+def test_possible_rows_grow_with_the_range_and_bound_one_province(
+    first: date, days: int, dimensions: list[ProxyDimension]
+) -> None:
+    names = [d.value for d in dimensions]
+    last = first + timedelta(days=days)
+    rows = possible_rows(first, last, names, None)
+    assert possible_rows(first, last + timedelta(days=1), names, None) >= rows >= 1
+    assert possible_rows(first, last, names, "GD") <= rows
 
 
 def test_rows_are_sorted_by_their_keys_and_days_are_iso_dates() -> None:

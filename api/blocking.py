@@ -1,9 +1,9 @@
 """Blocking application code (database reads and writes) off the event loop, cheaply.
 
 A GraphQL request makes two such calls (the account re-check, then the resolver's command or
-query). anyio.to_thread.run_sync costs about twice the CPU per call of a plain executor (its
-capacity limiter, cancel scope and Condition-based worker queue), which showed as a sixth of a
-proxy setting's server CPU in bench/subscribers_mutations.py. Like anyio, the call runs with
+query). anyio.to_thread.run_sync costs markedly more CPU per call than a plain executor (its
+capacity limiter, cancel scope and Condition-based worker queue), a visible share of a proxy
+setting's server CPU (bench/subscribers_mutations.py). Like anyio, the call runs with
 the caller's context variables (the correlation id of the logs) and up to 40 at a time.
 """
 

@@ -1,7 +1,7 @@
 """A lean path for the common GraphQL request: POST /graphql with one JSON operation.
 
-FastAPI's routing and dependency injection and strawberry's HTTP view cost about a quarter of
-a small mutation's server CPU (measured with bench/subscribers_mutations.py). This middleware,
+FastAPI's routing and dependency injection and strawberry's HTTP view cost a large share of a
+small mutation's server CPU (bench/subscribers_mutations.py shows it). This middleware,
 the innermost one (after the body limit, the correlation id and the request metrics), serves
 the common case by calling the same schema with the same context and the same result
 processing as the /graphql route. Everything else goes to the route unchanged, so it keeps

@@ -172,7 +172,7 @@ class Container:
             max_records=settings.ingest_max_records,
         )
         self.subscribers = SubscriberService(self.core, self.hasher, self.clock)
-        # pointsBalance and level come from the history context's points read model (issue 4).
+        # pointsBalance and level come from the history context's points read model.
         history = self.history
         self.subscriber_queries = SubscriberQueryService(
             self.core, self.core_log, lambda msisdn: PointsStanding(*history.points(msisdn))

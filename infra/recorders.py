@@ -12,8 +12,8 @@ inserts, in one transaction. Both ways below keep exactly that; they differ in r
 - A command's few events go as scalar parameters (the server builds the arrays); a platform
   batch's fifty events go as four arrays in binary format, so psycopg copies the megabytes of
   state as they are. eventsourcing's own insert sends an array of a composite type, which
-  psycopg can only write as text: every state byte hex-escaped in Python (12 % of the ingest
-  path's CPU), and its pipeline mode stalls on a large parameter, both sides waiting to read.
+  psycopg can only write as text: every state byte hex-escaped in Python, and its pipeline
+  mode stalls on a large parameter, both sides waiting to read.
 """
 
 from __future__ import annotations

@@ -78,13 +78,13 @@ def store_env(
         "POSTGRES_PASSWORD": params.password,
         # eventsourcing opens POOL_SIZE connections up front and grows by MAX_OVERFLOW under
         # load: keep two open per store (the feed store is idle in most processes, and each
-        # `spoa serve --workers N` process has its own pools), up to 2 × pool_size as before.
+        # `spoa serve --workers N` process has its own pools), up to 2 × pool_size.
         "POSTGRES_POOL_SIZE": str(min(2, pool_size)),
         "POSTGRES_MAX_OVERFLOW": str(2 * pool_size - min(2, pool_size)),
         "POSTGRES_CONN_MAX_AGE": "3600",
-        # No "SELECT 1" before every use of a pooled connection (it was 3 of a proxy setting's
-        # round trips): eventsourcing retries reads and writes on connection errors, and the
-        # pool drops a broken connection when it comes back.
+        # No "SELECT 1" before every use of a pooled connection (a round trip per use):
+        # eventsourcing retries reads and writes on connection errors, and the pool drops a
+        # broken connection when it comes back.
         "POSTGRES_PRE_PING": "n",
         "POSTGRES_LOCK_TIMEOUT": "10",
         "APPLICATION_RECORDER_TOPIC": "infra.recorders:UnpipelinedApplicationRecorder",

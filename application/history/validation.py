@@ -175,8 +175,8 @@ class BatchValidator:
 
     MAX_ERRORS = 100
     # Lines checked at once by the fast path (add_json_lines). Larger groups cost a little
-    # less per record (at 64, about 5% more than at 1024), smaller ones waste less when a
-    # group holds a record that has to go line by line.
+    # less per record, smaller ones waste less when a group holds a record that has to go
+    # line by line.
     FAST_GROUP = 64
 
     def __init__(self, kind: RecordKind) -> None:

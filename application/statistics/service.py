@@ -1,4 +1,4 @@
-"""Statistics for analysts: proxy operations, complaint tickets, answer times (issue 7).
+"""Statistics for analysts: proxy operations, complaint tickets, answer times .
 
 Every read checks STATISTICS_READ and is filtered to the caller's province scope: a
 PROVINCE_AGENT or a province-bound VIEWER sees only their province, and asking for another one

@@ -31,7 +31,7 @@ class PointsStanding:
 
 
 # Where a subscriber's points balance and level come from. They are history records (the
-# mailbox points log, issue 4), not subscriber events, so this context only looks them up.
+# mailbox points log), not subscriber events, so this context only looks them up.
 PointsLookup = Callable[[str], PointsStanding]
 
 

@@ -1,4 +1,4 @@
-"""Statistics read model (issue 7): proxy-operation counts, complaint tickets, answer times.
+"""Statistics read model: proxy-operation counts, complaint tickets, answer times.
 
 One projection named `statistics` over the core store, so one pass over the events feeds every
 table, one tracking position says how far they all are, and `spoa projections rebuild

@@ -116,7 +116,7 @@ def _records_field(kind: DomainRecordKind) -> Any:
 
 @strawberry.type
 class SubscriberHistory:
-    """The history fields of `Subscriber` (issue 4); the Subscriber type inherits them."""
+    """The history fields of `Subscriber`; the Subscriber type inherits them."""
 
     msisdn: str
 

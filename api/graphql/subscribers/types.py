@@ -71,7 +71,7 @@ class ArrivalNotification:
     window_end: str | None
 
 
-# The history-record fields (smsRecords ... pointsLog, issue 4) come from SubscriberHistory;
+# The history-record fields (smsRecords ... pointsLog) come from SubscriberHistory;
 # they rely on `self.msisdn` of a Subscriber the caller was already authorised to read.
 @strawberry.type
 class Subscriber(SubscriberHistory):

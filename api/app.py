@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 
-from api import json_body
+from api import blocking, json_body
 from api.blocking import run_blocking
 from api.client_address import ClientAddresses
 from api.documents import install_documents
@@ -191,6 +191,7 @@ def create_app(
     stopping signal after shutdown, so code after `uvicorn.run` may never run)."""
     settings = container.settings
     in_process = settings.projections_in_process if run_projections is None else run_projections
+    blocking.configure(settings.worker_threads)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

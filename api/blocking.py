@@ -4,7 +4,8 @@ A GraphQL request makes two such calls (the account re-check, then the resolver'
 query). anyio.to_thread.run_sync costs markedly more CPU per call than a plain executor (its
 capacity limiter, cancel scope and Condition-based worker queue), a visible share of a proxy
 setting's server CPU (bench/subscribers_mutations.py). Like anyio, the call runs with
-the caller's context variables (the correlation id of the logs) and up to 40 at a time.
+the caller's context variables (the correlation id of the logs), up to SPOA_WORKER_THREADS at
+a time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,17 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 _workers = ThreadPoolExecutor(max_workers=40, thread_name_prefix="spoa-blocking")
+_size = 40
+
+
+def configure(max_workers: int) -> None:
+    """Size the worker pool (SPOA_WORKER_THREADS) before the app serves."""
+    global _workers, _size
+    if max_workers != _size:
+        previous = _workers
+        _workers = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="spoa-blocking")
+        _size = max_workers
+        previous.shutdown(wait=False)
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

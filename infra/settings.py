@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     sso_max_lifetime_seconds: int = Field(default=60, description="Max exp distance of a ticket")
 
     db_pool_size: int = Field(default=8, ge=1, description="Connections per pool")
+    worker_threads: int = Field(
+        default=40,
+        ge=1,
+        le=1000,
+        description="Threads per process that run blocking application code (database work)",
+    )
     aggregate_cache_size: int = Field(
         default=10_000,
         ge=0,

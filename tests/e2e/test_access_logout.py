@@ -57,7 +57,7 @@ def test_logout_ends_that_session_and_no_other(world: World) -> None:
     (entry,) = world.container.core_log.feed(before, 10)
     assert type(entry.event).__name__ == "SessionEnded"
     assert entry.event.originator_id == account_id_for(username)
-    assert entry.event.meta["actor"]["username"] == username
+    assert entry.event.meta.actor.username == username
     assert str(account_id_for(username)) == account_id
 
 
@@ -82,7 +82,7 @@ def test_a_super_admin_revokes_every_session_of_an_account(world: World) -> None
     assert me(world.gql, world.gql.login(username)) == []
     entry = world.container.core_log.feed(result["position"] - 1, 1)[0]
     assert type(entry.event).__name__ == "SessionsRevoked"
-    assert entry.event.meta["actor"]["username"] == "admin"
+    assert entry.event.meta.actor.username == "admin"
 
 
 @pytest.mark.parametrize("caller", ["second", "gd.agent", "viewer", "auditor", "platform"])

@@ -93,7 +93,8 @@ def write_poison_freeze(container: Container, msisdn: str) -> None:
     subscriber_id = subscriber_id_for(msisdn)
     subscriber = container.core.repository.get(subscriber_id)
     meta = next(iter(container.core.events.get(subscriber_id))).meta
-    subscriber._frozen(reason="a\x00b", at=datetime.now(UTC), meta=meta)
+    now = datetime.now(UTC)
+    subscriber._frozen(reason="a\x00b", at=now, meta=meta, timestamp=now)
     container.core.save(subscriber)
 
 

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import psycopg
@@ -28,8 +28,14 @@ def free_port() -> int:
 
 
 def start_server(
-    url: str, port: int, extra_env: dict[str, str], extra_args: list[str]
+    url: str,
+    port: int,
+    extra_env: dict[str, str],
+    extra_args: list[str],
+    dev_mode: bool = True,
+    log: IO[bytes] | None = None,
 ) -> subprocess.Popen[bytes]:
+    """`spoa serve` on 127.0.0.1:port, ready; its output goes to `log` (default: ours)."""
     env = dict(os.environ)
     env.update(
         SPOA_DATABASE_URL=url,
@@ -38,10 +44,13 @@ def start_server(
         SPOA_DATA_DIR=tempfile.mkdtemp(prefix="spoa-bench-"),
         SPOA_LOG_LEVEL="WARNING",
     )
+    if not dev_mode:
+        del env["SPOA_DEV_MODE"]  # as in production: no GraphiQL, no anonymous introspection
     env.update(extra_env)
     command = [sys.executable, "-m", "api.cli.main", "serve", "--port", str(port), *extra_args]
     root = Path(__file__).resolve().parents[1]
-    server = subprocess.Popen(command, env=env, cwd=root)  # noqa: S603 - our own interpreter
+    # Our own interpreter and module (S603).
+    server = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=log)  # noqa: S603
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -75,22 +84,31 @@ class KeepAliveConnection:
     that the client on the same machine takes less from the server (`--client httpx` compares).
     """
 
-    def __init__(self, host: str, port: int, token: str) -> None:
+    def __init__(self, host: str, port: int, token: str | None) -> None:
         self.host, self.port = host, port
+        authorization = f"Authorization: Bearer {token}\r\n" if token else ""
         self.head = (
             f"POST /graphql HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            f"{authorization}Content-Type: application/json\r\n"
         ).encode()
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, payload: dict[str, Any]) -> Any:
+        """The decoded JSON answer (the GraphQL body tells success or errors)."""
+        return json.loads((await self.exchange(payload))[1])
+
+    async def exchange(self, payload: dict[str, Any]) -> tuple[int, bytes]:
+        """The HTTP status and the raw body of the answer."""
         if self.writer is None or self.reader is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         body = json.dumps(payload).encode()
         self.writer.write(self.head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
         reader = self.reader
-        await reader.readline()  # status line: the GraphQL body tells success or errors
+        status_line = await reader.readline()
+        if not status_line:
+            raise ConnectionResetError("the server closed the connection")
+        status = int(status_line.split(b" ", 2)[1])
         length, chunked, close = 0, False, False
         while (line := await reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.partition(b":")
@@ -111,13 +129,15 @@ class KeepAliveConnection:
         else:
             content = await reader.readexactly(length)
         if close:
-            self.writer.close()
-            self.reader = self.writer = None
-        return json.loads(content)
+            self.close()
+        return status, content
 
     def close(self) -> None:
+        """Close the connection; the next request opens a new one (also after a failed one,
+        whose answer may still be on its way)."""
         if self.writer is not None:
             self.writer.close()
+        self.reader = self.writer = None
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -159,13 +179,61 @@ def machine_busy() -> tuple[float, float]:
     return sum(values) - idle, sum(values)
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants (uvicorn workers, a projections process), from /proc."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        listed = children.read_text().split() if children.exists() else []
+    except OSError:
+        listed = []  # the process went away
+    for child in listed:
+        pids.extend(process_tree(int(child)))
+    return pids
+
+
 def server_cpu_seconds(pid: int) -> float:
     """The server process and its children (uvicorn workers, a projections process)."""
-    total = process_cpu_seconds(pid)
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    for child in children.read_text().split() if children.exists() else []:
+    total = 0.0
+    for each in process_tree(pid):
         try:
-            total += server_cpu_seconds(int(child))
+            total += process_cpu_seconds(each)
         except OSError:
             continue
     return total
+
+
+def server_rss_bytes(pid: int) -> int:
+    """Resident memory summed over the server process and its children (shared pages counted
+    in each), from /proc."""
+    total = 0
+    for each in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except OSError:
+            continue
+    return total
+
+
+def server_log_errors(path: Path, offset: int) -> tuple[int, dict[str, int]]:
+    """The ERROR lines a server wrote to its JSON log file since `offset`, counted by their
+    gist (the exception's last line, else the message), and the offset to read on from."""
+    with path.open("rb") as log:
+        log.seek(offset)
+        data = log.read()
+    data = data[: data.rfind(b"\n") + 1]  # a line still being written waits for next time
+    counts: dict[str, int] = {}
+    for line in data.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # uvicorn's own plain-text lines
+        if not isinstance(entry, dict) or entry.get("level") not in ("ERROR", "CRITICAL"):
+            continue
+        text = str(entry.get("exception") or entry.get("message") or "").strip()
+        gist = text.splitlines()[-1][:160] if text else "?"
+        counts[gist] = counts.get(gist, 0) + 1
+    return offset + len(data), counts

@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -24,9 +24,10 @@ from api.client_address import ClientAddresses
 from api.documents import install_documents
 from api.exports import install_exports
 from api.graphql.base import Context
-from api.graphql.schema import build_schema, classify, public_extensions
+from api.graphql.schema import build_schema, response_payload
 from api.graphql_http import GraphQLFastPath
 from api.ingest import router as ingest_router
+from api.live.install import install_live
 from api.metrics import install_metrics
 from api.sso import router as sso_router
 from application.access.service import UnauthenticatedError
@@ -152,25 +153,7 @@ class SpoaGraphQLRouter(GraphQLRouter[Context, None]):
         return value
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
-        payload: GraphQLHTTPResponse = {"data": result.data}
-        if result.errors:
-            cid = correlation_id.get()
-            errors = []
-            for error in result.errors:
-                code = classify(error)
-                formatted = error.formatted
-                extensions = {**public_extensions(error), "code": code}
-                if code == "INTERNAL_SERVER_ERROR":
-                    # Nothing internal leaks: the message is generic, the log has the rest.
-                    formatted["message"] = f"internal error (correlation id {cid})"
-                if cid:
-                    extensions["correlationId"] = cid
-                formatted["extensions"] = extensions
-                errors.append(formatted)
-            payload["errors"] = errors  # type: ignore[typeddict-item]
-        if result.extensions:
-            payload["extensions"] = result.extensions
-        return payload
+        return cast(GraphQLHTTPResponse, response_payload(result, correlation_id.get()))
 
 
 def bearer_token(request: Request) -> str | None:
@@ -196,9 +179,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await container.waiter.start()  # consistentWith follows the projections from here
+        await live.start()  # and so do the subscriptions
         if in_process:
             container.start_projections()
         yield
+        await live.stop()
         if container.runner is not None:
             container.runner.stop()
             container.runner = None
@@ -240,12 +225,15 @@ def create_app(
         max_cost=settings.query_max_cost,
         page_max=settings.page_max,
     )
+    # WebSockets at /graphql (subscriptions): ours, ahead of the router's.
+    live = install_live(app, container, schema)
     graphql = SpoaGraphQLRouter(
         schema,
         context_getter=get_context,
-        graphql_ide="graphiql" if settings.dev_mode else None,
+        graphql_ide=None,  # GraphiQL is ours (api/graphiql.py): its assets are served locally
         allow_queries_via_get=False,
         multipart_uploads_enabled=True,
+        subscription_protocols=(),
     )
     graphql.json_max_depth = settings.json_max_depth
     app.include_router(graphql, prefix="/graphql")

@@ -27,6 +27,7 @@ from application.subscribers.commands import SubscriberService
 from application.subscribers.queries import PointsStanding, SubscriberQueryService
 from application.support.announcements import AnnouncementService
 from application.support.ticket_queries import TicketQueryService
+from application.support.ticket_updates import TicketUpdates
 from application.support.tickets import TicketService
 from domain.access.account import Account
 from infra.audit_export import AuditExporter, offline_mapper, replay_export
@@ -35,6 +36,7 @@ from infra.blobs import PeriodicDocumentSweep, PgDocumentStore
 from infra.consistency import ProjectionWaiter
 from infra.database import ConnectionParams, EmbeddedPostgres
 from infra.event_log import PgEventLog
+from infra.live_feed import LiveEvent, LiveFeed
 from infra.metrics import Metrics
 from infra.passwords import Argon2Hasher, BoundedHasher
 from infra.schema import upgrade
@@ -188,6 +190,8 @@ class Container:
             self.as_of,
             TicketCitationsQueries(self.read_pool.connection),
         )
+        # Live updates (subscriptions): which followers see which changed tickets.
+        self.ticket_updates = TicketUpdates(self.clock, TicketsQueries(self.read_pool.connection))
         self.announcements = AnnouncementService(
             self.core,
             self.clock,
@@ -243,6 +247,17 @@ class Container:
             [CORE_EVENTS_TABLE, FEED_EVENTS_TABLE],
             self.engine,
             compressed_tables=[FEED_EVENTS_TABLE],
+        )
+
+    def live_feed(self) -> LiveFeed:
+        """A follower of the core log for one app's live updates (its lifespan starts it)."""
+        topics = {p.name: p.topics for p in self.engine.projections.values() if p.store == "core"}
+        return LiveFeed(
+            self.conninfo,
+            self.engine.sources["core"],
+            self.waiter,
+            topics,
+            self.settings.projection_poll_seconds,
         )
 
     def start_projections(self) -> ProjectionRunner:
@@ -359,6 +374,8 @@ def _secret(value: str) -> Any:
 __all__ = [
     "Account",
     "Container",
+    "LiveEvent",
+    "LiveFeed",
     "Runtime",
     "load_anchors",
     "load_settings",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +69,8 @@ class ProjectionWaiter:
         self._known: dict[str, int] = {}
         self._heads: dict[str, int] = {}
         self._loops: dict[asyncio.AbstractEventLoop, _Loop] = {}
+        # Called with (projection, position) whenever a known position rises (live updates).
+        self._watchers: list[Callable[[str, int], None]] = []
         #: waits now pending (for tests and operators)
         self.waiting = 0
 
@@ -77,6 +79,22 @@ class ProjectionWaiter:
         """A listener is connected and following the notifications (else waits re-read)."""
         with self._lock:
             return any(state.listening for state in self._loops.values())
+
+    def applied(self, name: str) -> int:
+        """The latest position `name` is known to have applied (0: none known yet)."""
+        return self._known.get(name, 0)
+
+    def watch(self, callback: Callable[[str, int], None]) -> Callable[[], None]:
+        """Call `callback(projection, position)` from the listener's loop whenever a projection
+        is known to have moved (notified or re-read); returns the way to stop."""
+        with self._lock:
+            self._watchers.append(callback)
+
+        def unwatch() -> None:
+            with self._lock, suppress(ValueError):
+                self._watchers.remove(callback)
+
+        return unwatch
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -201,6 +219,9 @@ class ProjectionWaiter:
             return
         with self._lock:
             states = list(self._loops.values())
+            watchers = list(self._watchers)
+        for watcher in watchers:
+            watcher(name, position)
         here = asyncio.get_running_loop()
         for state in states:
             moved = state.moved.pop(name, None)

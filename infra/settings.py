@@ -99,6 +99,30 @@ class Settings(BaseSettings):
         description="Statistics, exports, searches and event pages one account may run at once"
         " per process; more are RATE_LIMITED",
     )
+    ws_allowed_origins: str = Field(
+        default="",
+        description="Comma-separated browser origins (scheme://host[:port]) that may open a"
+        " GraphQL WebSocket besides the server's own, or `*` for any",
+    )
+    ws_max_per_account: int = Field(
+        default=5, ge=1, description="GraphQL WebSockets one account may hold open per process"
+    )
+    ws_max_operations: int = Field(
+        default=20,
+        ge=1,
+        description="Operations (subscriptions) running at once on one GraphQL WebSocket",
+    )
+    ws_queue_messages: int = Field(
+        default=200,
+        ge=1,
+        description="Messages waiting to be sent on one GraphQL WebSocket; a client that lets"
+        " more pile up is disconnected (close code 1013)",
+    )
+    graphiql: bool = Field(
+        default=False,
+        description="Serve GraphiQL at GET /graphql outside dev mode too (assets from the"
+        " package; the token goes in its header editor)",
+    )
     consistency_timeout_seconds: float = Field(
         default=5.0, description="Max wait for consistentWith, then CONSISTENCY_TIMEOUT"
     )
@@ -203,6 +227,12 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or network") from None
         return value
+
+    @property
+    def ws_allowed_origin_list(self) -> list[str]:
+        return [
+            part.strip().rstrip("/") for part in self.ws_allowed_origins.split(",") if part.strip()
+        ]
 
     @property
     def trusted_proxy_list(self) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from graphql import DocumentNode, ExecutionResult, GraphQLSchema
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from api.graphql.base import ApiError, rate_limited
 from api.graphql.cost import Measure, Plan, plan_operations
@@ -74,7 +75,16 @@ class RequestBudget(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         measure = self._measure()
-        if measure is not None and (measure.cost > self.max_cost or measure.oversized):
+        too_costly = measure is not None and (measure.cost > self.max_cost or measure.oversized)
+        if _subscription(context):
+            # Strawberry starts a subscription whatever result is set here, so it is refused by
+            # raising. Its deliveries are the hub's, not requests an account runs at once: the
+            # expensive-work gate does not count them (the cost bounds each one).
+            if too_costly and measure is not None:
+                raise QueryTooCostlyError(measure.cost, self.max_cost)
+            yield
+            return
+        if too_costly and measure is not None:
             context.result = _refused(QueryTooCostlyError(measure.cost, self.max_cost))
             yield
             return
@@ -106,6 +116,13 @@ class RequestBudget(SchemaExtension):
         if plan is None:  # an operation name the document lacks: execution refuses it
             return None
         return plan.measure(schema, context.variables, self.plans.page_max)
+
+
+def _subscription(context: Any) -> bool:
+    try:
+        return bool(context.operation_type is OperationType.SUBSCRIPTION)
+    except RuntimeError:  # no such operation: execution refuses it
+        return False
 
 
 def _refused(error: ApiError) -> ExecutionResult:

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -28,6 +28,7 @@ from api.graphql.metrics import GraphQLMetrics
 from api.graphql.statistics import StatisticsQuery
 from api.graphql.subscribers.fields import SubscriberMutation, SubscriberQuery
 from api.graphql.support.announcements import AnnouncementMutation, AnnouncementQuery
+from api.graphql.support.live import SupportSubscription
 from api.graphql.support.tickets import TicketMutation, TicketQuery
 from api.graphql.validation_cache import QueryValidationCache, ValidDocuments
 
@@ -57,6 +58,8 @@ Mutation = merge_types(
     ),
 )
 
+Subscription = merge_types("Subscription", (SupportSubscription,))
+
 
 def classify(error: GraphQLError) -> str:
     """The extensions.code of an error: ours as raised, input errors, or INTERNAL."""
@@ -83,6 +86,29 @@ def public_extensions(error: GraphQLError) -> dict[str, Any]:
     other errors' extensions are not ours to show."""
     own = error.original_error if isinstance(error.original_error, ApiError) else error
     return dict(own.extensions or {}) if isinstance(own, ApiError) else {}
+
+
+def response_payload(result: ExecutionResult, cid: str | None) -> dict[str, Any]:
+    """A result as the client sees it: every error with its code (and our own extensions, the
+    correlation id), an unexpected one with a generic message; over HTTP and WebSocket."""
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        errors = []
+        for error in result.errors:
+            code = classify(error)
+            formatted = dict(error.formatted)
+            extensions = {**public_extensions(error), "code": code}
+            if code == "INTERNAL_SERVER_ERROR":
+                # Nothing internal leaks: the message is generic, the log has the rest.
+                formatted["message"] = f"internal error (correlation id {cid})"
+            if cid:
+                extensions["correlationId"] = cid
+            formatted["extensions"] = extensions
+            errors.append(formatted)
+        payload["errors"] = errors
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    return payload
 
 
 class SpoaSchema(strawberry.Schema):
@@ -114,6 +140,7 @@ def build_schema(
     return SpoaSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             *guard,

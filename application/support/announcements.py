@@ -6,7 +6,7 @@ addressed to every province or to theirs. Status is derived from the time asked 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -111,6 +111,8 @@ class AnnouncementsReadModel(Protocol):
         limit: int,
     ) -> list[dict[str, Any]]: ...
 
+    def rows(self, ids: Sequence[UUID]) -> Mapping[UUID, Mapping[str, Any]]: ...
+
 
 class AnnouncementService:
     def __init__(
@@ -205,6 +207,16 @@ class AnnouncementService:
         rows = self.read_model.list(now if active_only else None, audience, after, limit)
         return [announcement_view_from_row(r, now) for r in rows]
 
+    def follow(self, principal: Principal) -> str | None:
+        """Live updates (`announcementUpdates`): the follower's audience, as for the list."""
+        return self.audience(principal, None)
+
+    def updated(self, ids: Sequence[UUID]) -> dict[UUID, AnnouncementView]:
+        """The changed announcements as the read model has them (for live updates)."""
+        now = self.clock.now()
+        rows = self.read_model.rows(ids)
+        return {i: announcement_view_from_row(row, now) for i, row in rows.items()}
+
     def as_of(
         self, principal: Principal, announcement_id: UUID, at: datetime
     ) -> AnnouncementView | None:
@@ -232,3 +244,9 @@ def _content(data: AnnouncementInput, default_from: datetime) -> AnnouncementCon
         effective_until=data.effective_until,
         default_from=default_from,
     )
+
+
+def addressed_to(view: AnnouncementView, audience: str | None) -> bool:
+    """Whether an announcement is for an audience (None: every announcement), as the list's
+    province condition says: addressed to every province or to that one."""
+    return audience is None or not view.provinces or audience in view.provinces

@@ -276,7 +276,7 @@ class TicketQueryService:
     ) -> None:
         """Before `search`: who may not list, or asks badly, is refused at once; else wait
         until the ticket list has applied `consistent_with`."""
-        _checked_filter(principal, f)
+        checked_filter(principal, f)
         await wait_until_applied(self.waiter, [TICKETS_PROJECTION], consistent_with)
 
     def search(
@@ -287,13 +287,13 @@ class TicketQueryService:
         limit: int,
     ) -> tuple[list[TicketView], int]:
         """Newest first; the total counts every match, within the caller's province scope."""
-        f = _checked_filter(principal, f)
+        f = checked_filter(principal, f)
         now = self.clock.now()
         rows, total = self.read_model.search(f, now, after, limit)
         return [view_from_row(r, now) for r in rows], total
 
 
-def _checked_filter(principal: Principal, f: TicketFilter) -> TicketFilter:
+def checked_filter(principal: Principal, f: TicketFilter) -> TicketFilter:
     """The filter within the caller's province scope, its text trimmed and msisdn checked."""
     province = principal.list_scope(_READ, f.province)
     text = (f.text or "").strip() or None

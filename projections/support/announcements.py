@@ -135,3 +135,11 @@ class AnnouncementsQueries:
                 (*params, limit),
             )
             return cur.fetchall()
+
+    def rows(self, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+        """The current rows of these announcements (live updates), by id."""
+        if not ids:
+            return {}
+        with self._connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute("SELECT * FROM rm.announcements WHERE id = ANY(%s)", (list(ids),))
+            return {row["id"]: row for row in cur.fetchall()}

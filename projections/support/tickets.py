@@ -228,34 +228,7 @@ class TicketsQueries:
         after: tuple[datetime, UUID] | None,
         limit: int,
     ) -> tuple[list[dict[str, Any]], int]:
-        where: list[str] = []
-        params: list[Any] = []
-
-        def add(clause: str, *values: Any) -> None:
-            where.append(clause)
-            params.extend(values)
-
-        if f.statuses:
-            add("status = ANY(%s)", list(f.statuses))
-        if f.categories:
-            add("category = ANY(%s)", list(f.categories))
-        if f.province is not None:
-            add("province = %s", f.province)
-        if f.msisdn is not None:
-            add("msisdn = %s", f.msisdn)
-        if f.created_from is not None:
-            add("created_at >= %s", f.created_from)
-        if f.created_to is not None:
-            add("created_at < %s", f.created_to)
-        if f.overdue is not None:
-            overdue = "(status = ANY(%s) AND due_at IS NOT NULL AND due_at < %s)"
-            add(overdue if f.overdue else f"NOT {overdue}", WAITING, now)
-        for word in query_words(f.text or ""):
-            add(
-                "search_tokens @> %s::text[] AND strpos(search_text, %s) > 0",
-                word_tokens(word),
-                word,
-            )
+        where, params = _filters(f, now)
         filters = (" WHERE " + " AND ".join(where)) if where else ""
         page_where, page_params = list(where), list(params)
         if after is not None:
@@ -272,3 +245,64 @@ class TicketsQueries:
             cur.execute(f"SELECT count(*) AS n FROM rm.tickets{filters}", params)
             total = cur.fetchone()
         return rows, int(total["n"]) if total else 0
+
+    def matching(
+        self, filters: Sequence[Any], ids: Sequence[UUID], now: datetime
+    ) -> tuple[dict[UUID, dict[str, Any]], list[set[UUID]]]:
+        """Which of the tickets `ids` each filter lists (the list's own conditions, all filters
+        in one statement): the rows any filter matched, and per filter the ids it matched."""
+        columns, params = [], []
+        for n, f in enumerate(filters):
+            where, values = _filters(f, now)
+            columns.append(f"({' AND '.join(where) or 'true'}) AS m{n}")
+            params.extend(values)
+        matched: list[set[UUID]] = [set() for _ in filters]
+        rows: dict[UUID, dict[str, Any]] = {}
+        if not filters or not ids:
+            return rows, matched
+        with self._connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                f"SELECT {SELECTED}, {', '.join(columns)} FROM rm.tickets WHERE id = ANY(%s)",
+                (*params, list(ids)),
+            )
+            for row in cur.fetchall():
+                hits = [n for n in range(len(filters)) if row.pop(f"m{n}")]
+                for n in hits:
+                    matched[n].add(row["id"])
+                if hits:
+                    rows[row["id"]] = row
+        return rows, matched
+
+
+def _filters(f: Any, now: datetime) -> tuple[list[str], list[Any]]:
+    """The WHERE conditions of a ticket filter (the caller's scope included) and their values:
+    one definition for the list, its count and the live updates."""
+    where: list[str] = []
+    params: list[Any] = []
+
+    def add(clause: str, *values: Any) -> None:
+        where.append(clause)
+        params.extend(values)
+
+    if f.statuses:
+        add("status = ANY(%s)", list(f.statuses))
+    if f.categories:
+        add("category = ANY(%s)", list(f.categories))
+    if f.province is not None:
+        add("province = %s", f.province)
+    if f.msisdn is not None:
+        add("msisdn = %s", f.msisdn)
+    if f.created_from is not None:
+        add("created_at >= %s", f.created_from)
+    if f.created_to is not None:
+        add("created_at < %s", f.created_to)
+    if f.overdue is not None:
+        overdue = "(status = ANY(%s) AND due_at IS NOT NULL AND due_at < %s)"
+        add(overdue if f.overdue else f"NOT {overdue}", WAITING, now)
+    for word in query_words(f.text or ""):
+        add(
+            "search_tokens @> %s::text[] AND strpos(search_text, %s) > 0",
+            word_tokens(word),
+            word,
+        )
+    return where, params

@@ -46,7 +46,7 @@ OPERATION_PERMISSIONS: dict[str, Permission] = {
     "ingestPlatformRecords": Permission.INGEST_RECORDS,
     # Ticket.changes also needs SUBSCRIBER_READ, which grants exactly as TICKET_READ does.
     **dict.fromkeys(
-        ["ticket", "ticketAsOf", "tickets", "Ticket.history", "Ticket.changes"],
+        ["ticket", "ticketAsOf", "tickets", "Ticket.history", "Ticket.changes", "ticketUpdates"],
         Permission.TICKET_READ,
     ),
     **dict.fromkeys(
@@ -55,7 +55,8 @@ OPERATION_PERMISSIONS: dict[str, Permission] = {
     ),
     **dict.fromkeys(["answerTicket", "updateTicketArchive"], Permission.TICKET_SECOND_LINE),
     **dict.fromkeys(
-        ["announcements", "announcement", "announcementAsOf"], Permission.ANNOUNCEMENT_READ
+        ["announcements", "announcement", "announcementAsOf", "announcementUpdates"],
+        Permission.ANNOUNCEMENT_READ,
     ),
     **dict.fromkeys(
         ["publishAnnouncement", "reviseAnnouncement", "withdrawAnnouncement"],

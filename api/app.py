@@ -226,7 +226,7 @@ def create_app(
         page_max=settings.page_max,
     )
     # WebSockets at /graphql (subscriptions): ours, ahead of the router's.
-    live = install_live(app, container, schema)
+    live = app.state.live = install_live(app, container, schema)
     graphql = SpoaGraphQLRouter(
         schema,
         context_getter=get_context,

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.websockets import WebSocket
-from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.execution import ExecutionResult
 
 from api import json_body
 from api.blocking import run_blocking
@@ -328,8 +328,8 @@ class LiveOperation:
                 async for result in stream:
                     if not isinstance(result, ExecutionResult):  # @defer / @stream frames
                         errors = [{"message": "incremental delivery is not served here"}]
-                    elif isinstance(result, PreExecutionError):  # refused before it ran
-                        errors = response_payload(result, cid).get("errors") or []
+                    elif result.data is None and result.errors:  # refused, or failed whole
+                        errors = response_payload(result, cid)["errors"]
                     else:
                         self.send_next(json.dumps(response_payload(result, cid)))
                         continue

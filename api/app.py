@@ -23,6 +23,7 @@ from api.blocking import run_blocking
 from api.client_address import ClientAddresses
 from api.documents import install_documents
 from api.exports import install_exports
+from api.graphiql import install_graphiql
 from api.graphql.base import Context
 from api.graphql.schema import build_schema, response_payload
 from api.graphql_http import GraphQLFastPath
@@ -227,6 +228,8 @@ def create_app(
     )
     # WebSockets at /graphql (subscriptions): ours, ahead of the router's.
     live = app.state.live = install_live(app, container, schema)
+    if settings.dev_mode or settings.graphiql:
+        install_graphiql(app)  # GET /graphql, ahead of the router
     graphql = SpoaGraphQLRouter(
         schema,
         context_getter=get_context,

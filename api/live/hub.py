@@ -17,12 +17,14 @@ import logging
 import uuid
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
+from inspect import isawaitable
 from typing import Any, Protocol
 from uuid import UUID
 
 import orjson
-from strawberry.types.graphql import OperationType
+from graphql import execute, parse
+from strawberry.schema._graphql_core import execution_context_class_kwargs
 
 from api.graphql.base import Context
 from api.graphql.schema import response_payload
@@ -35,7 +37,6 @@ from infra.logging import correlation_id
 
 log = logging.getLogger("spoa.live")
 
-SUBSCRIPTIONS = (OperationType.SUBSCRIPTION,)
 #: selections executed at once (each may read accounts in a worker thread)
 CONCURRENT_EXECUTIONS = 16
 
@@ -88,6 +89,8 @@ class LiveHub:
     def __init__(self, container: Container, schema: Any) -> None:
         self.container = container
         self.schema = schema
+        # Documents that passed the subscribe-time checks, parsed once per text.
+        self._parsed = lru_cache(maxsize=512)(parse)
         self.max_per_account = container.settings.ws_max_per_account
         channels: list[Channel] = [TicketsChannel(container), AnnouncementsChannel(container)]
         self._channels = {c.name: c for c in channels}
@@ -212,15 +215,24 @@ class LiveHub:
                 f.operation.send_next(body.result())
 
     async def _execute(self, document: Document, context: Context, root: Any) -> str:
-        """The update's selection, executed once: the response's JSON."""
+        """The update's selection, executed once: the response's JSON.
+
+        The document was parsed, validated and costed (limits, cost, aliases, depth) with its
+        variables when it subscribed, and a delivery is not a request of the account's: it is
+        executed as it stands, without the request pipeline's extensions again."""
         assert self._slots is not None
         async with self._slots:
-            result = await self.schema.execute(
-                document.query,
-                variable_values=document.variables,
-                context_value=context,
+            result = execute(
+                self.schema._schema,
+                self._parsed(document.query),
                 root_value=root,
+                context_value=context,
+                variable_values=document.variables,
                 operation_name=document.operation_name,
-                allowed_operation_types=SUBSCRIPTIONS,
+                **execution_context_class_kwargs(self.schema.execution_context_class),
             )
+            if isawaitable(result):
+                result = await result
+        if result.errors:
+            self.schema.process_errors(result.errors)  # logs the unexpected ones
         return orjson.dumps(response_payload(result, context.correlation_id)).decode()

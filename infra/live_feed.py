@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -60,7 +60,6 @@ class _Follower:
     handler: Handler
     active: Callable[[], bool]
     cursor: int = 0
-    started: bool = field(default=False)
 
 
 class LiveFeed:
@@ -106,7 +105,6 @@ class LiveFeed:
         positions = await self._positions()
         for follower in self._followers:
             follower.cursor = positions.get(follower.projection, 0)
-            follower.started = True
         self._unwatch = self._waiter.watch(self._moved)
         self._task = asyncio.create_task(self._run(), name="spoa-live-feed")
 

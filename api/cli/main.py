@@ -84,6 +84,8 @@ def serve(
     # X-Forwarded-For is believed from the same proxies as the login throttle believes it.
     trusted = runtime.settings.trusted_proxy_list
     proxies: dict[str, Any] = {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
+    # A WebSocket message is a GraphQL body: uvicorn refuses a larger one before it is whole.
+    proxies["ws_max_size"] = runtime.settings.graphql_max_body_bytes
     try:
         if demo:
             _load_demo(runtime, quiet_if_present=True)

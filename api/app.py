@@ -179,6 +179,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not await anyio.to_thread.run_sync(container.least_privilege):
+            log.warning(
+                "the database role the service runs as can rewrite history (it owns the events"
+                " tables or is a superuser): set SPOA_DATABASE_OWNER_URL to the schema owner"
+                " and SPOA_DATABASE_URL to a role without those rights (README: Running"
+                " against an external PostgreSQL)"
+            )
         await container.waiter.start()  # consistentWith follows the projections from here
         await live.start()  # and so do the subscriptions
         if in_process:
@@ -271,9 +278,12 @@ def create_app(
         failing = await anyio.to_thread.run_sync(container.failing_projections) if db else []
         projections_ok = projections_ok and not failing
         ready = db and projections_ok
+        # Reported, not required: a single-role database is a choice (README).
+        least = await anyio.to_thread.run_sync(container.least_privilege) if db else False
         body: dict[str, Any] = {
             "database": db,
             "projections": projections_ok,
+            "leastPrivilege": least,
             "status": "ok" if ready else "fail",
         }
         if failing:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from application.access.service import AccessService
@@ -30,17 +29,28 @@ from application.support.ticket_queries import TicketQueryService
 from application.support.ticket_updates import TicketUpdates
 from application.support.tickets import TicketService
 from domain.access.account import Account
+from infra.anchors import (
+    AnchorKeyError,
+    ChainAnchors,
+    NothingChainedError,
+    append_anchor,
+    generate_key_pair,
+    load_public_key,
+    read_signed_anchors,
+)
 from infra.audit_export import AuditExporter, offline_mapper, replay_export
 from infra.audit_verify import ChainVerifier, load_anchors
-from infra.blobs import PeriodicDocumentSweep, PgDocumentStore
+from infra.blobs import PgDocumentStore
 from infra.consistency import ProjectionWaiter
 from infra.database import ConnectionParams, EmbeddedPostgres
 from infra.event_log import PgEventLog
+from infra.leader_tasks import LeaderTasks
 from infra.live_feed import LiveEvent, LiveFeed
 from infra.metrics import Metrics
 from infra.passwords import Argon2Hasher, BoundedHasher
+from infra.privileges import least_privilege
 from infra.schema import upgrade
-from infra.settings import Settings
+from infra.settings import Settings, load_settings
 from infra.stores import CORE_EVENTS_TABLE, FEED_EVENTS_TABLE, CoreStore, FeedStore, store_env
 from infra.support_config import sla_policy
 from infra.tokens import JwtSsoVerifier, JwtTokenService, PgJtiRegistry, SystemClock
@@ -83,10 +93,14 @@ def all_projections() -> list[Projection]:
 class Container:
     """Everything the API and CLI need, wired once per process."""
 
-    def __init__(self, settings: Settings, database_url: str) -> None:
+    def __init__(self, settings: Settings, database_url: str, owner_url: str | None = None) -> None:
         self.settings = settings
         self.params = ConnectionParams.from_url(database_url)
         self.conninfo = self.params.conninfo()
+        # The schema owner's connection (schema step); unset: the one role does everything.
+        self.owner_conninfo = (
+            ConnectionParams.from_url(owner_url).conninfo() if owner_url else self.conninfo
+        )
         env = store_env(self.params, settings.db_pool_size, settings.aggregate_cache_size)
         self.core = CoreStore(env=env)
         self.feed = FeedStore(env=env)
@@ -152,8 +166,10 @@ class Container:
         )
         self.core_log = PgEventLog(self.core, CORE_EVENTS_TABLE)
         self.feed_log = PgEventLog(self.feed, FEED_EVENTS_TABLE)
-        self.audit = AuditService(
-            self.core_log, self.feed_log, AuditCheckpoints(self.read_pool.connection)
+        self.checkpoints = AuditCheckpoints(self.read_pool.connection)
+        self.audit = AuditService(self.core_log, self.feed_log, self.checkpoints)
+        self.anchors = ChainAnchors(
+            self.checkpoints.head, settings.audit_signing_key, self.clock.now
         )
         self.as_of = AsOfService(
             self.core,
@@ -222,7 +238,9 @@ class Container:
             references,
             timedelta(hours=settings.blob_orphan_grace_hours),
         )
-        self.document_sweep: PeriodicDocumentSweep | None = None
+        self.leader_tasks = LeaderTasks(
+            settings, self.document_sweeper.sweep, self.checkpoints.sealed_after, self.clock.now
+        )
         self.contacts = SupportContactService(
             self.core, SupportContactsQueries(self.read_pool.connection), self.waiter
         )
@@ -238,15 +256,23 @@ class Container:
         )
 
     def upgrade(self) -> None:
+        """The schema step, as the schema owner; it grants the role the service runs as
+        what it needs when that is another role (infra/privileges.py)."""
         recorders = [self.core.recorder, self.feed.recorder]
         if self.core.snapshots is not None:
             recorders.append(self.core.snapshots.recorder)
+        runtime_role = None
+        if self.owner_conninfo != self.conninfo:
+            with psycopg.connect(self.conninfo) as conn:
+                row = conn.execute("SELECT current_user").fetchone()
+                runtime_role = str(row[0]) if row else None
         upgrade(
-            self.conninfo,
+            self.owner_conninfo,
             recorders,
             [CORE_EVENTS_TABLE, FEED_EVENTS_TABLE],
             self.engine,
             compressed_tables=[FEED_EVENTS_TABLE],
+            runtime_role=runtime_role,
         )
 
     def live_feed(self) -> LiveFeed:
@@ -260,6 +286,16 @@ class Container:
             self.settings.projection_poll_seconds,
         )
 
+    def least_privilege(self) -> bool:
+        """Whether the role the service runs as cannot rewrite history (false when it owns
+        the events tables or is a superuser; and when the database cannot tell)."""
+        try:
+            with self.read_pool.connection(timeout=2) as conn, conn.cursor() as cur:
+                return least_privilege(cur, [CORE_EVENTS_TABLE, FEED_EVENTS_TABLE])
+        except Exception:  # readiness must answer; database_ready reports the database
+            log.warning("cannot tell the database role's privileges", exc_info=True)
+            return False
+
     def start_projections(self) -> ProjectionRunner:
         self.runner = ProjectionRunner(
             self.engine,
@@ -269,21 +305,9 @@ class Container:
             max_retry_seconds=self.settings.projection_retry_max_seconds,
         )
         self.runner.start()
-        self._start_document_sweep(self.runner)
-        return self.runner
-
-    def _start_document_sweep(self, runner: ProjectionRunner) -> None:
-        """Sweep orphan document bytes now and then, in the process leading the faqs
-        projection (whose read model the sweep's reference check reads)."""
-        if self.document_sweep is not None:
-            self.document_sweep.stop()
-            self.document_sweep = None
-        interval = self.settings.blob_sweep_interval_hours * 3600
-        if interval > 0:
-            self.document_sweep = PeriodicDocumentSweep(
-                self.document_sweeper.sweep, interval, lambda: "faqs" in runner.leading
-            )
-            self.document_sweep.start()
+        runner = self.runner
+        self.leader_tasks.start(lambda name: name in runner.leading)
+        return runner
 
     def database_ready(self) -> bool:
         try:
@@ -305,9 +329,7 @@ class Container:
             return []
 
     def close(self) -> None:
-        if self.document_sweep is not None:
-            self.document_sweep.stop()
-            self.document_sweep = None
+        self.leader_tasks.stop()
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
@@ -322,12 +344,15 @@ class Runtime:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
         self.embedded: EmbeddedPostgres | None = None
-        url = self.settings.database_url
+        url, owner = self.settings.database_url, self.settings.database_owner_url
         if not url:
+            # The embedded server's superuser owns the schema; the service runs as a role
+            # that cannot rewrite history, as it would in production.
             self.embedded = EmbeddedPostgres(self.settings.data_dir)
-            url = self.embedded.start()
+            owner = self.embedded.start()
+            url = self.embedded.runtime_url(owner)
         self.database_url = url
-        self.container = Container(self.settings, url)
+        self.container = Container(self.settings, url, owner)
         self._closed = False
 
     def close(self) -> None:
@@ -351,34 +376,20 @@ def cli_runtime() -> Runtime:
     return runtime
 
 
-def load_settings() -> Settings:
-    settings = Settings()
-    if settings.dev_mode and settings.secret_key.get_secret_value() == "dev-only-secret-change-me":
-        # In dev mode keep a random secret in the data directory, so tokens survive restarts
-        # without any fixed secret ever being valid.
-        path = Path(settings.data_dir) / "dev-secret-key"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
-        settings = settings.model_copy(update={"secret_key": _secret(path.read_text().strip())})
-    return settings
-
-
-def _secret(value: str) -> Any:
-    from pydantic import SecretStr
-
-    return SecretStr(value)
-
-
 __all__ = [
     "Account",
+    "AnchorKeyError",
     "Container",
     "LiveEvent",
     "LiveFeed",
+    "NothingChainedError",
     "Runtime",
+    "append_anchor",
+    "generate_key_pair",
     "load_anchors",
+    "load_public_key",
     "load_settings",
     "offline_mapper",
+    "read_signed_anchors",
     "replay_export",
 ]

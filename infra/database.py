@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -10,9 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
+from psycopg import errors, sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 log = logging.getLogger(__name__)
+
+#: the role the service runs as on the embedded server (its superuser owns the schema)
+EMBEDDED_RUNTIME_ROLE = "spoa_app"
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,26 @@ class EmbeddedPostgres:
         self._live_users(self._server)  # prune users that died without cleaning up
         uri: str = self._server.get_uri()
         return uri
+
+    @staticmethod
+    def runtime_url(owner_url: str) -> str:
+        """The URL of the role the service runs as, created on first use: a plain login role
+        that the schema step (run as the server's superuser, `owner_url`) grants what serving
+        needs, so a laptop runs with the same two roles as production (design decision 12).
+        The server trusts local connections: no password."""
+        with psycopg.connect(owner_url, autocommit=True) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (EMBEDDED_RUNTIME_ROLE,)
+            ).fetchone()
+            # (Another process starting at the same moment may create it first.)
+            if found is None:
+                with contextlib.suppress(errors.DuplicateObject, errors.UniqueViolation):
+                    conn.execute(
+                        sql.SQL("CREATE ROLE {} LOGIN").format(
+                            sql.Identifier(EMBEDDED_RUNTIME_ROLE)
+                        )
+                    )
+        return make_conninfo(owner_url, user=EMBEDDED_RUNTIME_ROLE)
 
     def stop(self) -> None:
         """Release our handle; stop the server when no other live process uses it."""

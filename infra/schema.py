@@ -11,8 +11,10 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.errors import DuplicateObject
 
 from infra.blobs import DOCUMENT_BLOBS_DDL
+from infra.privileges import grant_runtime
 from projections.runtime.engine import ProjectionEngine
 from projections.runtime.registry import ensure_projections
 
@@ -70,19 +72,41 @@ def store_states_as_given(cur: psycopg.Cursor[Any], table: str) -> None:
         )
 
 
+def create_recorder_tables(conn: psycopg.Connection[Any], recorder: Any) -> None:
+    """What eventsourcing's `recorder.create_table()` does, on our (the schema owner's)
+    connection instead of the recorder's own (the application's role's)."""
+    statements = recorder.sql_create_statements
+    for statement in statements:
+        if "CREATE TYPE" in statement.as_string(conn):
+            try:  # no IF NOT EXISTS for types
+                with conn.transaction():
+                    conn.execute(statement, prepare=False)
+            except DuplicateObject:
+                pass
+    with conn.transaction():
+        for statement in statements:
+            if "CREATE TYPE" not in statement.as_string(conn):
+                conn.execute(statement, prepare=False)
+
+
 def upgrade(
     conninfo: str,
     recorders: Sequence[Any],
     events_tables: Sequence[str],
     engine: ProjectionEngine,
     compressed_tables: Sequence[str] = (),
+    runtime_role: str | None = None,
 ) -> None:
-    """Create or update every table, trigger and read model. Safe to run any number of times."""
+    """Create or update every table, trigger and read model. Safe to run any number of times.
+
+    `conninfo` is the schema owner's; `runtime_role`, when another role serves, is granted what
+    it needs (infra/privileges.py).
+    """
     with psycopg.connect(conninfo, autocommit=True) as lock_conn:
         lock_conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
         try:
             for recorder in recorders:
-                recorder.create_table()
+                create_recorder_tables(lock_conn, recorder)
             with psycopg.connect(conninfo) as conn, conn.transaction(), conn.cursor() as cur:
                 cur.execute(APPEND_ONLY_FUNCTION)
                 for table in events_tables:
@@ -92,7 +116,15 @@ def upgrade(
                     store_states_as_given(cur, table)
                 cur.execute(SUPPORT_DDL)
                 cur.execute(DOCUMENT_BLOBS_DDL)
-                ensure_projections(cur, engine.projections.values())
+                ensure_projections(cur, engine.projections.values(), runtime_role)
+                if runtime_role is not None:
+                    snapshots = [r.events_table_name for r in recorders]
+                    snapshots = [t for t in snapshots if t not in events_tables]
+                    grant_runtime(
+                        cur, runtime_role, events_tables, snapshots, engine.projections.values()
+                    )
         finally:
             lock_conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+    for recorder in recorders:
+        recorder.datastore.register_type_adapters()  # the types exist now
     log.info("database schema is up to date")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from datetime import time
 from pathlib import Path
 
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,7 +20,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SPOA_", extra="ignore")
 
     database_url: str | None = Field(
-        default=None, description="PostgreSQL URL; unset starts the embedded server"
+        default=None,
+        description="PostgreSQL URL of the role the service runs as; unset starts the embedded"
+        " server",
+    )
+    database_owner_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of the role that owns the schema: `spoa db upgrade` and the"
+        " upgrade at start-up run as it and grant the SPOA_DATABASE_URL role only what it needs"
+        " (unset: that one role does everything)",
     )
     data_dir: Path = Field(default=Path("var"), description="Embedded database and local state")
     dev_mode: bool = Field(default=False, description="GraphiQL, dev secret allowed")
@@ -215,6 +225,15 @@ class Settings(BaseSettings):
         description="How often the process leading the faqs projection sweeps orphan document"
         " bytes (0: only `spoa documents sweep`)",
     )
+    audit_signing_key: Path | None = Field(
+        default=None,
+        description="Ed25519 private key file (`spoa audit keygen`) that signs audit anchors",
+    )
+    audit_anchor_dir: Path | None = Field(
+        default=None,
+        description="Where the process leading the audit projection appends a signed anchor at"
+        " each checkpoint (anchors.ndjson; needs SPOA_AUDIT_SIGNING_KEY)",
+    )
     log_level: str = Field(default="INFO", description="Log level")
     log_json: bool = Field(default=True, description="JSON log lines")
 
@@ -239,6 +258,30 @@ class Settings(BaseSettings):
         return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     @model_validator(mode="after")
+    def _owner_of_the_same_database(self) -> Settings:
+        if self.database_owner_url is None:
+            return self
+        if not self.database_url:
+            raise ValueError(
+                "SPOA_DATABASE_OWNER_URL needs SPOA_DATABASE_URL (the role the service runs as)"
+            )
+        where = [
+            {k: conninfo_to_dict(url).get(k) for k in ("host", "port", "dbname")}
+            for url in (self.database_url, self.database_owner_url)
+        ]
+        if where[0] != where[1]:
+            raise ValueError(
+                "SPOA_DATABASE_OWNER_URL and SPOA_DATABASE_URL must name the same database"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _anchors_are_signed(self) -> Settings:
+        if self.audit_anchor_dir is not None and self.audit_signing_key is None:
+            raise ValueError("SPOA_AUDIT_ANCHOR_DIR needs SPOA_AUDIT_SIGNING_KEY to sign anchors")
+        return self
+
+    @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if not self.dev_mode and self.secret_key.get_secret_value() == DEV_SECRET:
             raise ValueError(
@@ -247,3 +290,18 @@ class Settings(BaseSettings):
         if len(self.secret_key.get_secret_value()) < 16:
             raise ValueError("SPOA_SECRET_KEY must be at least 16 characters")
         return self
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; in dev mode without SPOA_SECRET_KEY, a random
+    secret kept in the data directory, so tokens survive restarts without any fixed secret
+    ever being valid."""
+    settings = Settings()
+    if settings.dev_mode and settings.secret_key.get_secret_value() == DEV_SECRET:
+        path = Path(settings.data_dir) / "dev-secret-key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        settings = settings.model_copy(update={"secret_key": SecretStr(path.read_text().strip())})
+    return settings

@@ -1,5 +1,5 @@
 """`spoa audit ...`: export an event store as NDJSON, replay a stream from an export, verify the
-hash chain. Data goes to stdout, progress and messages to stderr."""
+hash chain, sign anchors of it. Data goes to stdout, progress and messages to stderr."""
 
 from __future__ import annotations
 
@@ -20,15 +20,22 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from application.audit.as_of import aggregate_state
 from domain.shared import DomainError
 from infra.bootstrap import (
+    AnchorKeyError,
+    NothingChainedError,
     Runtime,
+    append_anchor,
     cli_runtime,
+    generate_key_pair,
     load_anchors,
+    load_public_key,
     offline_mapper,
+    read_signed_anchors,
     replay_export,
 )
 
 audit_app = typer.Typer(
-    help="Audit: export an event store, replay a stream offline, verify the hash chain.",
+    help="Audit: export an event store, replay a stream offline, verify the hash chain, sign"
+    " anchors of it.",
     no_args_is_help=True,
 )
 console = Console(stderr=True)
@@ -153,16 +160,87 @@ def audit_replay(
     console.print(f"{stream}: version {result.version} rebuilt from the export")
 
 
+@audit_app.command("keygen")
+def audit_keygen(
+    private_key: Annotated[Path, typer.Option("--private-key", help="Private key file to write")],
+    public_key: Annotated[Path, typer.Option("--public-key", help="Public key file to write")],
+) -> None:
+    """Make an Ed25519 key pair (PEM) for signing anchors; the private key readable by its
+    owner only. Existing files are never overwritten."""
+    try:
+        generate_key_pair(private_key, public_key)
+    except (FileExistsError, OSError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(
+        f"wrote {private_key} (keep it secret; SPOA_AUDIT_SIGNING_KEY names it) and"
+        f" {public_key} (for `spoa audit verify --public-key`)"
+    )
+
+
+@audit_app.command("anchor")
+def audit_anchor(
+    out: Annotated[
+        Path | None, typer.Option(help="Append the anchor to this file (default: stdout)")
+    ] = None,
+) -> None:
+    """Sign the chain's latest link with SPOA_AUDIT_SIGNING_KEY: one JSON line
+    {position, chainHash, at, signature}, to keep outside the system."""
+    runtime = _runtime()
+    try:
+        line = runtime.container.anchors.head_line()
+    except AnchorKeyError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except NothingChainedError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+    if out is None:
+        typer.echo(line)
+    else:
+        append_anchor(out, line)
+        console.print(f"appended to {out}: {line}")
+
+
+def _kept_anchors(anchors: Path | None, public_key: Path | None) -> tuple[Any, list[Any]]:
+    """The anchors to check, and the signed lines refused (with a public key)."""
+    if anchors is None:
+        if public_key is not None:
+            console.print("[red]--public-key checks the signatures of --anchors FILE[/red]")
+            raise typer.Exit(2)
+        return None, []
+    try:
+        text = anchors.read_text(encoding="utf-8")
+        if public_key is None:
+            return load_anchors(text), []
+        return read_signed_anchors(text, load_public_key(public_key))
+    except (OSError, AnchorKeyError, ValueError) as exc:
+        console.print(f"[red]cannot read the anchors: {exc}[/red]")
+        raise typer.Exit(2) from None
+
+
 @audit_app.command("verify")
 def audit_verify(
     anchors: Annotated[
         Path | None,
         typer.Option(help="Checkpoints kept outside (an auditCheckpoints response or NDJSON)"),
     ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="Refuse every anchor line whose signature does not verify with this key",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
 ) -> None:
-    """Recompute the hash chain over the core store; exit 1 at the first disagreement."""
-    kept = load_anchors(anchors.read_text(encoding="utf-8")) if anchors is not None else None
+    """Recompute the hash chain over the core store; exit 1 at the first disagreement, or
+    when an anchor line is refused."""
+    kept, refused = _kept_anchors(anchors, public_key)
+    for anchor in refused:
+        typer.echo(f"REFUSED: anchor line {anchor.line}: {anchor.reason}")
     runtime = _runtime()
     started = time.monotonic()
     try:
@@ -183,3 +261,6 @@ def audit_verify(
         f" {result.chained_through}, {result.checkpoints_checked} checkpoints,"
         f" {result.anchors_checked} anchors{lag} ({elapsed:.1f}s)"
     )
+    if refused:
+        typer.echo(f"{len(refused)} anchor lines refused")
+        raise typer.Exit(1)

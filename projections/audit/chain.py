@@ -94,6 +94,9 @@ class AuditChainProjection(Projection):
     store = "core"
     raw = True
     tables = ("audit_chain", "audit_chain_head", "audit_checkpoints", "audit_versions")
+    # The application's database role appends to these and cannot rewrite them; the head
+    # (the last link, a cache that verify never trusts) is updated in place.
+    append_only = ("audit_chain", "audit_checkpoints", "audit_versions")
 
     def __init__(self, seal_every: int = 1000) -> None:
         if seal_every < 1:

@@ -21,7 +21,7 @@ class CheckpointRow:
 
 
 class AuditCheckpoints:
-    """rm.audit_checkpoints, newest first, keyset-paged by position."""
+    """rm.audit_checkpoints, newest first, keyset-paged by position; and the chain's head."""
 
     def __init__(self, connect: Any) -> None:
         self._connect = connect
@@ -34,6 +34,23 @@ class AuditCheckpoints:
                 (before_position if before_position is not None else 2**63 - 1, limit),
             )
             return [CheckpointRow(*row) for row in cur.fetchall()]
+
+    def sealed_after(self, position: int, limit: int = 1000) -> list[tuple[int, str]]:
+        """(position, chain hash) of the checkpoints after `position`, oldest first."""
+        with self._connect() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT position, chain_hash FROM rm.audit_checkpoints WHERE position > %s"
+                " ORDER BY position LIMIT %s",
+                (position, limit),
+            )
+            return [(int(p), str(h)) for p, h in cur.fetchall()]
+
+    def head(self) -> tuple[int, str] | None:
+        """(position, link as hex) of the chain's latest link; None before the first event."""
+        with self._connect() as conn, conn.cursor() as cur:
+            cur.execute("SELECT position, link FROM rm.audit_chain_head WHERE position > 0")
+            row = cur.fetchone()
+            return (int(row[0]), bytes(row[1]).hex()) if row else None
 
 
 class StreamTimeline:

@@ -59,6 +59,10 @@ class Projection:
     raw: ClassVar[bool] = False
     #: what the tables hold: bump it when create_tables or apply changes what the tables hold
     version: ClassVar[int] = 1
+    #: tables the application's database role may only read and append to (`guarded`): the
+    #: schema owner owns every generation of such a projection, so a stolen application
+    #: password cannot rewrite them; the other tables of it may also be updated, never deleted
+    append_only: ClassVar[tuple[str, ...]] = ()
 
     def create_tables(self, cur: Cursor[Any], schema: str) -> None:
         raise NotImplementedError  # each read model defines its DDL

@@ -25,7 +25,8 @@ from eventsourcing.persistence import StoredEvent
 from psycopg import Connection, Cursor, sql
 
 from projections.runtime.base import Projection, RecordedEvent, StoreSource
-from projections.runtime.registry import ProjectionVersionError, generation_schema
+from projections.runtime.generations import generation_schema
+from projections.runtime.registry import ProjectionVersionError
 
 ProgressCallback = Callable[[int, int], None]
 RECENT_EVENTS = 10_000  # decoded events kept for the other runners reading the same pages

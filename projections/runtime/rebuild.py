@@ -11,11 +11,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from psycopg import Connection, sql
+from psycopg import Connection
 
 from projections.runtime.base import Projection
 from projections.runtime.engine import ProgressCallback, ProjectionEngine
-from projections.runtime.registry import generation_schema, point_views
+from projections.runtime.generations import (
+    create_generation,
+    drop_generation,
+    generation_schema,
+)
+from projections.runtime.registry import point_views
 from projections.runtime.status import ProjectionStatus
 
 log = logging.getLogger(__name__)
@@ -125,11 +130,7 @@ class Rebuilds:
                 progress(done, max(head, done))
         old = self._swap(conn, projection, generation, limit)
         with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                    sql.Identifier(generation_schema(name, old))
-                )
-            )
+            drop_generation(cur, projection, old)
             cur.execute(
                 "DELETE FROM projection_tracking WHERE name = %s AND generation = %s",
                 (name, old),
@@ -181,20 +182,13 @@ class Rebuilds:
                     projection.version,
                 )
             for generation in pending:
-                cur.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                        sql.Identifier(generation_schema(projection.name, generation))
-                    )
-                )
+                drop_generation(cur, projection, generation)
                 cur.execute(
                     "DELETE FROM projection_tracking WHERE name = %s AND generation = %s",
                     (projection.name, generation),
                 )
             generation = max([active, *pending]) + 1
-            schema = generation_schema(projection.name, generation)
-            cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-            cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-            projection.create_tables(cur, schema)
+            create_generation(cur, projection, generation)
             cur.execute(
                 "INSERT INTO projection_tracking (name, generation, position, version)"
                 " VALUES (%s, %s, 0, %s)",

@@ -19,12 +19,13 @@ from typing import Any
 from psycopg import Cursor, sql
 
 from projections.runtime.base import Projection
+from projections.runtime.generations import (
+    create_generation,
+    define_guarded_functions,
+    generation_schema,
+)
 
 log = logging.getLogger(__name__)
-
-
-def generation_schema(name: str, generation: int) -> str:
-    return f"proj_{name}_g{generation}"
 
 
 RUNTIME_DDL = """
@@ -90,7 +91,9 @@ def _add_columns(cur: Cursor[Any]) -> None:
             cur.execute(ddl)
 
 
-def ensure_projections(cur: Cursor[Any], projections: Iterable[Projection]) -> None:
+def ensure_projections(
+    cur: Cursor[Any], projections: Iterable[Projection], runtime_role: str | None = None
+) -> None:
     """Create the runtime tables and every projection's first generation (idempotent).
 
     Runs inside the caller's transaction, which holds the schema advisory lock. A registered
@@ -98,9 +101,12 @@ def ensure_projections(cur: Cursor[Any], projections: Iterable[Projection]) -> N
     rebuilt here: this runs at every start, under a lock every starting process waits for,
     and a rebuild can take minutes. The registry's older version is the record that a
     rebuild is needed; `rebuild_if_outdated` (the runner's leader) performs it.
+    `runtime_role`: the application's role when it is not the one running this (`generations`).
     """
+    projections = list(projections)
     cur.execute(RUNTIME_DDL)
     _add_columns(cur)
+    define_guarded_functions(cur, projections, runtime_role)
     for projection in projections:
         cur.execute("SELECT version FROM projection_registry WHERE name = %s", (projection.name,))
         row = cur.fetchone()
@@ -108,8 +114,7 @@ def ensure_projections(cur: Cursor[Any], projections: Iterable[Projection]) -> N
             _report_version(projection, int(row[0]))
             continue
         schema = generation_schema(projection.name, 1)
-        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        projection.create_tables(cur, schema)
+        create_generation(cur, projection, 1)
         cur.execute(
             "INSERT INTO projection_tracking (name, generation, position, version)"
             " VALUES (%s, 1, 0, %s) ON CONFLICT DO NOTHING",

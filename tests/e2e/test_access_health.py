@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from infra.bootstrap import Container
+from tests.roles import runtime_role, two_role_container
 
 
 def test_healthz_needs_nothing(container: Container) -> None:
@@ -20,7 +23,12 @@ def test_healthz_needs_nothing(container: Container) -> None:
 def test_readyz_with_database_and_runner(client: TestClient, container: Container) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"database": True, "projections": True, "status": "ok"}
+    assert response.json() == {
+        "database": True,
+        "projections": True,
+        "leastPrivilege": False,  # one role owns everything here (see the test below)
+        "status": "ok",
+    }
     assert container.runner is not None and container.runner.healthy
 
 
@@ -31,7 +39,12 @@ def test_readyz_fails_when_the_projection_runner_is_down(
     container.runner.stop()
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {"database": True, "projections": False, "status": "fail"}
+    assert response.json() == {
+        "database": True,
+        "projections": False,
+        "leastPrivilege": False,
+        "status": "fail",
+    }
 
 
 def test_readyz_ignores_projections_run_elsewhere(container: Container) -> None:
@@ -61,3 +74,34 @@ def test_readyz_fails_when_the_database_goes_away(pg_server_url: str, container:
                 admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
     assert response.status_code == 503
     assert response.json()["database"] is False
+    assert response.json()["leastPrivilege"] is False
+
+
+def test_readyz_reports_least_privilege_when_served_as_a_second_role(
+    pg_server_url: str, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Still 200 either way; leastPrivilege says whether the serving role could rewrite
+    history (it owns the events tables, or is a superuser), and serving as such a role warns
+    at start."""
+    with (
+        runtime_role(pg_server_url, database_url) as role,
+        two_role_container(database_url, role) as container,
+        TestClient(create_app(container, run_projections=True)) as client,
+    ):
+        response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "database": True,
+        "projections": True,
+        "leastPrivilege": True,
+        "status": "ok",
+    }
+    assert "can rewrite history" not in caplog.text
+
+
+def test_serving_as_the_owner_warns_at_start(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING), TestClient(create_app(container, run_projections=False)):
+        pass
+    assert "can rewrite history" in caplog.text

@@ -20,7 +20,8 @@ from projections.subscribers import SubscribersProjection
 from tests.conftest import make_settings
 from tests.helpers import GraphQL, seed_accounts
 
-HEALTHY = {"database": True, "projections": True, "status": "ok"}
+# (one role owns everything in these tests: served, but not least privilege)
+HEALTHY = {"database": True, "projections": True, "leastPrivilege": False, "status": "ok"}
 QUERY = "{ projections { name position lag failing lastError } }"
 
 
@@ -133,6 +134,7 @@ def test_readyz_answers_503_naming_a_projection_failing_for_too_long(
     assert readyz == {
         "database": True,
         "projections": False,
+        "leastPrivilege": False,
         "status": "fail",
         "failing": ["subscribers"],
     }

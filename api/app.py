@@ -186,10 +186,10 @@ def create_app(
                 " and SPOA_DATABASE_URL to a role without those rights (README: Running"
                 " against an external PostgreSQL)"
             )
+        if in_process:
+            container.start_projections()  # (refused, before anything runs, on a bad key)
         await container.waiter.start()  # consistentWith follows the projections from here
         await live.start()  # and so do the subscriptions
-        if in_process:
-            container.start_projections()
         yield
         await live.stop()
         if container.runner is not None:

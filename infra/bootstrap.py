@@ -297,16 +297,18 @@ class Container:
             return False
 
     def start_projections(self) -> ProjectionRunner:
-        self.runner = ProjectionRunner(
+        """The runners, and what their leaders do besides; a signing key that cannot be read
+        refuses the start before anything runs."""
+        runner = ProjectionRunner(
             self.engine,
             self.settings.projection_poll_seconds,
             self.settings.projection_batch_seconds,
             auto_rebuild=self.settings.projection_auto_rebuild,
             max_retry_seconds=self.settings.projection_retry_max_seconds,
         )
-        self.runner.start()
-        runner = self.runner
         self.leader_tasks.start(lambda name: name in runner.leading)
+        self.runner = runner
+        runner.start()
         return runner
 
     def database_ready(self) -> bool:

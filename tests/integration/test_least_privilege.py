@@ -5,8 +5,10 @@ and blue/green rebuilds (the audit projection's included) work as before."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from application.authz import Principal
 from domain.history.records import RecordKind
 from infra.bootstrap import Container
+from infra.tokens import PgJtiRegistry
 from tests.audit_world import History
 from tests.helpers import seed_accounts
 from tests.history_helpers import record
@@ -176,6 +179,16 @@ def test_commands_projections_and_rebuilds_work_as_the_runtime_role(
     History(container, admin).play([("contact.add", 0, 1), ("faq.create", 0, 2)])
     container.engine.catch_up_all()
     assert container.audit_verifier.verify().intact
+    # The runtime's own tables: SSO ticket ids, and the orphan sweep of document bytes.
+    jtis = PgJtiRegistry(container.conninfo)
+    soon = datetime.now(UTC) + timedelta(minutes=1)
+    assert jtis.claim("ticket-1", soon) and not jtis.claim("ticket-1", soon)
+    orphan = b"bytes no event attaches"
+    sha = hashlib.sha256(orphan).hexdigest()
+    container.documents.put(sha, "text/plain", "o.txt", len(orphan), io.BytesIO(orphan))
+    with psycopg.connect(container.owner_conninfo, autocommit=True) as conn:
+        conn.execute("UPDATE document_blobs SET claimed_at = now() - interval '2 days'")
+    assert [d.sha256 for d in container.document_sweeper.sweep().removed] == [sha]
     with psycopg.connect(container.conninfo) as conn:
         count = conn.execute("SELECT count(*) FROM rm.accounts").fetchone()
     assert count is not None and count[0] >= 9

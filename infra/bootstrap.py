@@ -7,7 +7,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 from psycopg_pool import ConnectionPool
 
 from application.access.service import AccessService
@@ -261,18 +260,13 @@ class Container:
         recorders = [self.core.recorder, self.feed.recorder]
         if self.core.snapshots is not None:
             recorders.append(self.core.snapshots.recorder)
-        runtime_role = None
-        if self.owner_conninfo != self.conninfo:
-            with psycopg.connect(self.conninfo) as conn:
-                row = conn.execute("SELECT current_user").fetchone()
-                runtime_role = str(row[0]) if row else None
         upgrade(
             self.owner_conninfo,
             recorders,
             [CORE_EVENTS_TABLE, FEED_EVENTS_TABLE],
             self.engine,
             compressed_tables=[FEED_EVENTS_TABLE],
-            runtime_role=runtime_role,
+            runtime_conninfo=self.conninfo,
         )
 
     def live_feed(self) -> LiveFeed:

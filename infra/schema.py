@@ -89,19 +89,32 @@ def create_recorder_tables(conn: psycopg.Connection[Any], recorder: Any) -> None
                 conn.execute(statement, prepare=False)
 
 
+def _other_role(owner_conninfo: str, runtime_conninfo: str | None) -> str | None:
+    """The role the service runs as, when it is not the schema owner."""
+    if runtime_conninfo is None or runtime_conninfo == owner_conninfo:
+        return None
+    roles = []
+    for conninfo in (owner_conninfo, runtime_conninfo):
+        with psycopg.connect(conninfo) as conn:
+            row = conn.execute("SELECT current_user").fetchone()
+            roles.append(str(row[0]) if row else "")
+    return roles[1] if roles[1] != roles[0] else None
+
+
 def upgrade(
     conninfo: str,
     recorders: Sequence[Any],
     events_tables: Sequence[str],
     engine: ProjectionEngine,
     compressed_tables: Sequence[str] = (),
-    runtime_role: str | None = None,
+    runtime_conninfo: str | None = None,
 ) -> None:
     """Create or update every table, trigger and read model. Safe to run any number of times.
 
-    `conninfo` is the schema owner's; `runtime_role`, when another role serves, is granted what
-    it needs (infra/privileges.py).
+    `conninfo` is the schema owner's; the role of `runtime_conninfo`, when another role serves,
+    is granted what it needs (infra/privileges.py).
     """
+    runtime_role = _other_role(conninfo, runtime_conninfo)
     with psycopg.connect(conninfo, autocommit=True) as lock_conn:
         lock_conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
         try:

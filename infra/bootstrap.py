@@ -25,6 +25,7 @@ from application.pagination import CursorCodec
 from application.statistics.service import StatisticsService
 from application.subscribers.commands import SubscriberService
 from application.subscribers.queries import PointsStanding, SubscriberQueryService
+from application.subscribers.search import SubscriberSearchService
 from application.support.announcements import AnnouncementService
 from application.support.ticket_queries import TicketQueryService
 from application.support.tickets import TicketService
@@ -178,6 +179,7 @@ class Container:
             self.core, self.core_log, lambda msisdn: PointsStanding(*history.points(msisdn))
         )
         self.subscriber_summaries = SubscriberSummaries(self.read_pool.connection)
+        self.subscriber_search = SubscriberSearchService(self.subscriber_summaries, self.waiter)
         self.tickets = TicketService(self.core, self.clock, sla_policy(settings))
         self.ticket_queries = TicketQueryService(
             self.core,

@@ -143,6 +143,7 @@ class Container:
             tokens=self.tokens,
             clock=self.clock,
             accounts=AccountsQueries(self.read_pool.connection),
+            waiter=self.waiter,
             throttle=LoginThrottle(
                 settings.login_max_delay_seconds, settings.login_address_free_failures
             ),
@@ -152,7 +153,7 @@ class Container:
         self.core_log = PgEventLog(self.core, CORE_EVENTS_TABLE)
         self.feed_log = PgEventLog(self.feed, FEED_EVENTS_TABLE)
         self.audit = AuditService(
-            self.core_log, self.feed_log, AuditCheckpoints(self.read_pool.connection)
+            self.core_log, self.feed_log, AuditCheckpoints(self.read_pool.connection), self.waiter
         )
         self.as_of = AsOfService(
             self.core,
@@ -196,6 +197,7 @@ class Container:
             self.core_log,
             AnnouncementsQueries(self.read_pool.connection),
             self.as_of,
+            self.waiter,
         )
         self.cursors = CursorCodec(
             hashlib.sha256(b"cursor:" + settings.secret_key.get_secret_value().encode()).digest()

@@ -283,6 +283,8 @@ class TicketQueryService:
         principal.require(_READ)
         ticket = load_ticket(self.store, ticket_id)
         principal.require_in_province(_READ, ticket.province)
+        if not drafts.may_read(principal, ticket.status, ticket.created_by):
+            raise NotFoundError("ticket not found", field=["id"])
         province = principal.require(Permission.SUBSCRIBER_READ)
         cited = self.citations.citations(ticket_id, province, after_position, limit)
         msisdns = dict(cited)

@@ -73,6 +73,20 @@ def test_every_handle_finds_the_customer(gql: GraphQL, customers: int) -> None:
 def test_a_frontend_reads_its_own_writes(gql: GraphQL, customers: int) -> None:
     position = register(gql, "13800138099", "GD", "just.now")
     assert search(gql, "gd.agent", position, text="just.now@139.com") == ["13800138099"]
+    # A found customer is a whole Subscriber: its changes and points resolve as for
+    # `subscriber`.
+    deeper = gql(
+        'query($p: Int) { subscribers(filter: {text: "just.now"}, consistentWith: $p) {'
+        " nodes { pointsBalance changes(first: 1) { nodes { type actor { username } } } } } }",
+        {"p": position},
+        as_user="gd.agent",
+    )
+    assert deeper["data"]["subscribers"]["nodes"] == [
+        {
+            "pointsBalance": 0,
+            "changes": {"nodes": [{"type": "AliasChanged", "actor": {"username": "admin"}}]},
+        }
+    ], deeper
 
 
 def test_pages_and_bad_input(gql: GraphQL, customers: int) -> None:

@@ -2,9 +2,11 @@
 
     GET /exports/statistics/proxy-operations.csv?from=2024-03-01&to=2024-03-31&groupBy=DAY,OPERATOR
     GET /exports/statistics/complaint-tickets.csv?from=...&to=...&province=GD&groupBy=CATEGORY
+        &categories=COMPLAINT,FAULT
 
-The parameters are the GraphQL ones (`groupBy` a comma-separated list of dimension names, in
-order; `consistentWith` optional), with the same bearer authentication and province scoping.
+The parameters are the GraphQL ones (`groupBy` and `categories` comma-separated lists of
+names, `groupBy` in order; `consistentWith` optional), with the same bearer authentication and
+province scoping.
 The body is UTF-8 with a byte-order mark (so Excel shows Chinese), CRLF line ends, a header row
 of the dimension names in lower case and `count`, one row per StatRow; fields are quoted when
 they hold a comma, a quote or a line break. A field that a spreadsheet would run as a formula
@@ -31,6 +33,7 @@ from application.statistics.service import ProxyDimension, StatRow, TicketDimens
 from domain.access.permissions import Permission
 from domain.access.provinces import is_province
 from domain.shared import DomainError, PermissionDeniedError
+from domain.support.values import TicketCategory
 from infra.bootstrap import Container
 from infra.logging import correlation_id
 
@@ -77,17 +80,24 @@ def _date(params: Any, name: str) -> date:
         raise ExportInputError(f"`{name}` must be a date (YYYY-MM-DD), not {raw!r}") from None
 
 
-def parse_dimensions(params: Any, kind: type[E]) -> list[E]:
-    """`groupBy` as a comma-separated list (repeating the parameter works too)."""
-    names = [n.strip() for raw in params.getlist("groupBy") for n in raw.split(",")]
+def parse_dimensions(params: Any, kind: type[E], parameter: str = "groupBy") -> list[E]:
+    """`groupBy` (or another list of names) comma-separated; repeating the parameter works."""
+    names = [n.strip() for raw in params.getlist(parameter) for n in raw.split(",")]
     allowed = ", ".join(kind)
     dimensions = []
     for name in filter(None, names):
         try:
             dimensions.append(kind(name.upper()))
         except ValueError:
-            raise ExportInputError(f"unknown groupBy dimension {name!r} ({allowed})") from None
+            raise ExportInputError(f"unknown {parameter} value {name!r} ({allowed})") from None
     return dimensions
+
+
+def _categories(params: Any) -> list[TicketCategory] | None:
+    """The ticket categories counted: None (COMPLAINT) when the parameter is absent."""
+    if "categories" not in params:
+        return None
+    return parse_dimensions(params, TicketCategory, "categories")
 
 
 def _province(params: Any) -> str | None:
@@ -178,9 +188,12 @@ def exports_router(container: Container) -> APIRouter:
 
     @router.get("/exports/statistics/complaint-tickets.csv")
     async def complaint_tickets_csv(request: Request) -> Response:
-        return await export(
-            request, TicketDimension, service.complaint_tickets, "complaint-tickets"
-        )
+        def fetch(*args: Any) -> list[StatRow]:
+            # Read once the caller is known, like every other parameter.
+            categories = _categories(request.query_params)
+            return service.complaint_tickets(*args, categories=categories)
+
+        return await export(request, TicketDimension, fetch, "complaint-tickets")
 
     return router
 

@@ -258,6 +258,7 @@ def load_demo_support(
         announcements.core_log,
         announcements.read_model,
         announcements.aggregates_as_of,
+        announcements.waiter,
     )
     result = DemoSupportResult()
     drafted = ledger.created("TicketDrafted", "title")

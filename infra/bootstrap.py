@@ -23,6 +23,7 @@ from application.pagination import CursorCodec
 from application.statistics.service import StatisticsService
 from application.subscribers.commands import SubscriberService
 from application.subscribers.queries import PointsStanding, SubscriberQueryService
+from application.subscribers.search import SubscriberSearchService
 from application.support.announcements import AnnouncementService
 from application.support.ticket_queries import TicketQueryService
 from application.support.ticket_updates import TicketUpdates
@@ -157,6 +158,7 @@ class Container:
             tokens=self.tokens,
             clock=self.clock,
             accounts=AccountsQueries(self.read_pool.connection),
+            waiter=self.waiter,
             throttle=LoginThrottle(
                 settings.login_max_delay_seconds, settings.login_address_free_failures
             ),
@@ -166,7 +168,7 @@ class Container:
         self.core_log = PgEventLog(self.core, CORE_EVENTS_TABLE)
         self.feed_log = PgEventLog(self.feed, FEED_EVENTS_TABLE)
         self.checkpoints = AuditCheckpoints(self.read_pool.connection)
-        self.audit = AuditService(self.core_log, self.feed_log, self.checkpoints)
+        self.audit = AuditService(self.core_log, self.feed_log, self.checkpoints, self.waiter)
         self.anchors = ChainAnchors(
             self.checkpoints.head, settings.audit_signing_key, self.clock.now
         )
@@ -195,6 +197,7 @@ class Container:
             self.core, self.core_log, lambda msisdn: PointsStanding(*history.points(msisdn))
         )
         self.subscriber_summaries = SubscriberSummaries(self.read_pool.connection)
+        self.subscriber_search = SubscriberSearchService(self.subscriber_summaries, self.waiter)
         self.tickets = TicketService(self.core, self.clock, sla_policy(settings))
         self.ticket_queries = TicketQueryService(
             self.core,
@@ -213,6 +216,7 @@ class Container:
             self.core_log,
             AnnouncementsQueries(self.read_pool.connection),
             self.as_of,
+            self.waiter,
         )
         self.cursors = CursorCodec(
             hashlib.sha256(b"cursor:" + settings.secret_key.get_secret_value().encode()).digest()

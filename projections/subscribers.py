@@ -1,7 +1,10 @@
 """Subscriber summary read model: one row per number with its current mailbox state.
 
-For lists, counts and statistics by province and status (the `subscriber(msisdn)` query reads
-the aggregate itself; see application/subscribers/queries.py). Password hashes never land here.
+For `subscribers(filter)` (find a customer by number, alias or address), counts and
+statistics by province and status (the `subscriber(msisdn)` query reads the aggregate itself;
+see application/subscribers/queries.py). Password hashes never land here. Numbers and
+aliases sort and compare bytewise (COLLATE "C"), whatever the database's locale, so a prefix
+is a range of a btree index and pages follow the numbers' order.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import Cursor, sql
+from psycopg.rows import dict_row
 
 from domain.subscribers.subscriber import Subscriber
 from projections.runtime.base import Projection, RecordedEvent
@@ -123,13 +127,14 @@ class SubscribersProjection(Projection):
     store = "core"
     topics = frozenset(cls.TOPIC for cls in EVENT_CLASSES)
     tables = ("subscribers",)
+    version = 2  # numbers and aliases COLLATE "C", with the indexes prefix searches use
 
     def create_tables(self, cur: Cursor[Any], schema: str) -> None:
         s = sql.Identifier(schema)
         cur.execute(
             sql.SQL(
                 "CREATE TABLE {}.subscribers ("
-                " msisdn text PRIMARY KEY,"
+                ' msisdn text COLLATE "C" PRIMARY KEY,'
                 " id uuid NOT NULL UNIQUE,"
                 " province text NOT NULL,"
                 " status text NOT NULL,"
@@ -145,17 +150,20 @@ class SubscribersProjection(Projection):
                 " arrival_window_start text,"
                 " arrival_window_end text,"
                 " login_reminder boolean NOT NULL,"
-                " alias text,"
+                ' alias text COLLATE "C",'
                 " sms_blacklist_level text NOT NULL,"
                 " password_changed_at timestamptz,"
                 " version int NOT NULL,"
                 " updated_at timestamptz NOT NULL)"
             ).format(s)
         )
-        cur.execute(sql.SQL("CREATE INDEX ON {}.subscribers (province, status, msisdn)").format(s))
-        cur.execute(
-            sql.SQL("CREATE INDEX ON {}.subscribers (alias) WHERE alias IS NOT NULL").format(s)
-        )
+        for index in (
+            "(province, status, msisdn)",
+            "(province, msisdn)",  # a scoped caller's pages, and number prefixes
+            "(alias) WHERE alias IS NOT NULL",
+            "(province, alias) WHERE alias IS NOT NULL",
+        ):
+            cur.execute(sql.SQL("CREATE INDEX ON {}.subscribers " + index).format(s))
 
     def apply(self, cur: Cursor[Any], schema: str, events: Sequence[RecordedEvent]) -> None:
         # Fold the page per subscriber first: a busy page has many events per number, and one
@@ -214,6 +222,12 @@ class SubscriberSummary:
     version: int
 
 
+# Spelled out in the queries too: tables of the previous version, which serve until a
+# rebuild's swap, have the database's default collation.
+_MSISDN, _ALIAS = 'msisdn COLLATE "C"', 'alias COLLATE "C"'
+_LISTED = ", ".join(c for c in COLUMNS if c != "updated_at")
+
+
 class SubscriberSummaries:
     """Reads rm.subscribers."""
 
@@ -230,6 +244,44 @@ class SubscriberSummaries:
             )
             row = cur.fetchone()
         return SubscriberSummary(*row) if row else None
+
+    def search(self, q: Any, after_msisdn: str | None, limit: int) -> list[dict[str, Any]]:
+        """Rows matching a checked query (application/subscribers/search.py), msisdn order.
+
+        A prefix is a half-open range (`prefix` up to the prefix with its last character
+        bumped), bytewise, which a btree index answers without reading other rows."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            (_MSISDN, q.handle and q.handle.msisdn),
+            (_ALIAS, q.handle and q.handle.alias),
+        ):
+            if not value:
+                continue
+            if q.handle.exact:
+                where.append(f"{column} = %s")
+                params.append(value)
+            else:
+                where.append(f"{column} >= %s AND {column} < %s")
+                params.extend([value, value[:-1] + chr(ord(value[-1]) + 1)])
+        for column, value in (
+            ("province", q.province),
+            ("status", q.status),
+            ("plan_code", q.plan_code),
+        ):
+            if value is not None:
+                where.append(f"{column} = %s")
+                params.append(value)
+        if after_msisdn is not None:
+            where.append(f"{_MSISDN} > %s")
+            params.append(after_msisdn)
+        filters = (" WHERE " + " AND ".join(where)) if where else ""
+        with self._connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                f"SELECT {_LISTED} FROM rm.subscribers{filters} ORDER BY {_MSISDN} LIMIT %s",
+                (*params, limit),
+            )
+            return cur.fetchall()
 
     def counts(self) -> dict[tuple[str, str], int]:
         """Subscribers per (province, status)."""

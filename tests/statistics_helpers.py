@@ -287,6 +287,15 @@ def grouped(
     return rows
 
 
+def of_categories(
+    counts: Counter[tuple[Any, ...]], categories: Sequence[str] | None
+) -> Counter[tuple[Any, ...]]:
+    """The ticket counts of these categories (None: COMPLAINT, what complaintTickets
+    counts unless asked for more)."""
+    wanted = set(categories or ["COMPLAINT"])
+    return Counter({key: n for key, n in counts.items() if key[2] in wanted})
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Linear interpolation between closest ranks (PostgreSQL's percentile_cont)."""
     if not values:

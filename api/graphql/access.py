@@ -16,6 +16,7 @@ from api.graphql.base import (
     Province,
     UserError,
     bad_input,
+    consistent,
     ctx,
     first_arg,
     invoke,
@@ -146,9 +147,11 @@ class AccessQuery:
         province: Province | None = None,  # type: ignore[valid-type]
         first: int | None = None,
         after: str | None = None,
+        consistent_with: int | None = None,
     ) -> AccountConnection:
         c = ctx(info)
         limit = first_arg(c.container, first)
+        await consistent(c.container.access.wait_for_accounts(c.principal(), consistent_with))
         after_username = None
         if after is not None:
             try:

@@ -12,7 +12,17 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from api.graphql.access import Account, parse_id
-from api.graphql.base import Context, PageInfo, bad_input, ctx, first_arg, int_cursor, invoke, query
+from api.graphql.base import (
+    Context,
+    PageInfo,
+    bad_input,
+    consistent,
+    ctx,
+    first_arg,
+    int_cursor,
+    invoke,
+    query,
+)
 
 
 @strawberry.type
@@ -157,10 +167,15 @@ class AuditQuery:
         " (AUDITOR and SUPER_ADMIN)"
     )
     async def audit_checkpoints(
-        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+        self,
+        info: Info[Context, Any],
+        first: int | None = None,
+        after: str | None = None,
+        consistent_with: int | None = None,
     ) -> AuditCheckpointConnection:
         c = ctx(info)
         limit = first_arg(c.container, first)
+        await consistent(c.container.audit.wait_for_checkpoints(c.principal(), consistent_with))
         before = None if after is None else int_cursor(c.container, "auditCheckpoints", after)
         rows = await query(c.container.audit.checkpoints, c.principal(), before, limit + 1)
         page = rows[:limit]

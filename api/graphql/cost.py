@@ -8,8 +8,9 @@ The cost counts the items a request may make the server resolve (design decision
   (application/pagination.py); exports, history and event pages are such pages;
 - a list without `first` (plans, ticket entries, contacts: short by nature): 10 items;
 - statistics: the rows a grouping can produce (a row per day only when grouped by DAY, times
-  the other dimensions' fan-out; application/statistics/service.py) plus the days in the range
-  it reads (proxyOperations, complaintTickets), the days in the range (ticketTimes);
+  the other dimensions' fan-out, CATEGORY the categories counted; see
+  application/statistics/service.py) plus the days in the range it reads (proxyOperations,
+  complaintTickets), the days in the range (ticketTimes);
 - scalars and enums nothing, `__typename` nothing, `__schema` and `__type` 1 (introspection
   is cheap and served from memory).
 
@@ -154,9 +155,12 @@ class Plan:
         return _evaluate(self.roots, coerced, page_max)
 
 
-def possible_rows(days: int, dimensions: list[str], province: str | None) -> int:
+def possible_rows(
+    days: int, dimensions: list[str], province: str | None, categories: int | None = None
+) -> int:
     """The rows of a grouping over `days` days (as the statistics service counts them)."""
-    return (max(days, 1) if "DAY" in dimensions else 1) * grouping_fan_out(dimensions, province)
+    fan_out = grouping_fan_out(dimensions, province, categories)
+    return (max(days, 1) if "DAY" in dimensions else 1) * fan_out
 
 
 def plan_operations(
@@ -357,7 +361,10 @@ class _Evaluation:
             return max(days, 1), 1, None
         dimensions = [getattr(d, "value", d) for d in args.get("groupBy") or ()]
         # The rows it can answer, plus a unit per day of daily counts it reads to sum them.
-        rows = possible_rows(days, dimensions, args.get("province"))
+        # complaintTickets counts one category (COMPLAINT) unless given `categories`.
+        counted = args.get("categories")
+        categories = len(set(counted)) if counted else 1
+        rows = possible_rows(days, dimensions, args.get("province"), categories)
         return rows + max(days, 1), rows, None
 
     def _arguments(self, node: Node) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from api.graphql.knowledge import KnowledgeMutation, KnowledgeQuery
 from api.graphql.metrics import GraphQLMetrics
 from api.graphql.statistics import StatisticsQuery
 from api.graphql.subscribers.fields import SubscriberMutation, SubscriberQuery
+from api.graphql.subscribers.search import SubscriberSearchQuery
 from api.graphql.support.announcements import AnnouncementMutation, AnnouncementQuery
 from api.graphql.support.live import SupportSubscription
 from api.graphql.support.tickets import TicketMutation, TicketQuery
@@ -40,6 +41,7 @@ Query = merge_types(
         AccessQuery,
         AuditQuery,
         SubscriberQuery,
+        SubscriberSearchQuery,
         TicketQuery,
         AnnouncementQuery,
         KnowledgeQuery,

@@ -11,9 +11,11 @@ import strawberry
 from strawberry.types import Info
 
 from api.graphql.base import Context, Province, consistent, ctx, query
+from api.graphql.support.ticket_types import TicketCategory
 from application.authz import Principal
 from application.statistics.service import ProxyDimension, TicketDimension
 from application.statistics.service import StatRow as StatRowView
+from domain.support.values import TicketCategory as DomainCategory
 
 
 @strawberry.enum
@@ -90,6 +92,12 @@ class Statistics:
         to: date,
         group_by: list[TicketStatDimension],
         province: Province | None = None,
+        categories: Annotated[
+            list[TicketCategory] | None,
+            strawberry.argument(
+                description="The categories counted; COMPLAINT when omitted (投诉工单统计)"
+            ),
+        ] = None,
     ) -> list[StatRow]:
         rows = await query(
             ctx(info).container.statistics.complaint_tickets,
@@ -98,6 +106,7 @@ class Statistics:
             to,
             [TicketDimension(d.value) for d in group_by],
             province,
+            [DomainCategory(c.value) for c in categories] if categories is not None else None,
         )
         return [StatRow.from_view(r) for r in rows]
 

@@ -11,7 +11,15 @@ from eventsourcing.application import Application
 
 from application.access.throttle import LoginThrottle
 from application.authz import Principal
-from application.ports import Clock, JtiRegistry, PasswordHasher, SsoVerifier, TokenService
+from application.consistency import wait_until_applied
+from application.ports import (
+    Clock,
+    JtiRegistry,
+    PasswordHasher,
+    ReadModelWaiter,
+    SsoVerifier,
+    TokenService,
+)
 from application.unit_of_work import get_or_none, get_or_raise, run_command, save
 from domain.access.account import (
     ROSTER_ID,
@@ -23,12 +31,9 @@ from domain.access.account import (
     validate_username,
 )
 from domain.access.permissions import Permission, Role
-from domain.shared import (
-    SYSTEM_ACTOR,
-    ChangeMeta,
-    DomainError,
-    ValidationError,
-)
+from domain.shared import SYSTEM_ACTOR, ChangeMeta, DomainError, ValidationError
+
+ACCOUNTS_PROJECTION = "accounts"
 
 
 class InvalidCredentialsError(DomainError):
@@ -72,6 +77,7 @@ class AccessService:
         tokens: TokenService,
         clock: Clock,
         accounts: AccountsReadModel,
+        waiter: ReadModelWaiter,
         throttle: LoginThrottle | None = None,
         sso: SsoVerifier | None = None,
         jtis: JtiRegistry | None = None,
@@ -81,6 +87,7 @@ class AccessService:
         self.tokens = tokens
         self.clock = clock
         self.accounts = accounts
+        self.waiter = waiter
         self.throttle = throttle or LoginThrottle()
         self.sso = sso
         self.jtis = jtis
@@ -354,6 +361,12 @@ class AccessService:
         """The account behind an event's actor; whoever may see the event may see who did it."""
         found: Account | None = get_or_none(self.store, account_id)
         return found
+
+    async def wait_for_accounts(self, principal: Principal, consistent_with: int | None) -> None:
+        """Before `list_accounts`: who may not list is refused at once; else wait until the
+        accounts list has applied `consistent_with`."""
+        principal.require(Permission.ACCOUNT_READ)
+        await wait_until_applied(self.waiter, [ACCOUNTS_PROJECTION], consistent_with)
 
     def list_accounts(
         self,

@@ -17,7 +17,8 @@ from uuid import UUID
 
 from application.audit.ports import CheckpointLog, SealedCheckpoint
 from application.authz import Principal
-from application.ports import EventLog, RecordedEvent
+from application.consistency import wait_until_applied
+from application.ports import EventLog, ReadModelWaiter, RecordedEvent
 from domain.access.permissions import Permission
 from domain.audit.catalogue import (
     FEED_STREAM_TYPES,
@@ -94,16 +95,22 @@ def to_entry(recorded: RecordedEvent, stream_id: str) -> AuditEntry:
     )
 
 
+#: The read model of the hash chain's checkpoints (projections/audit/chain.py).
+AUDIT_CHAIN_PROJECTION = "audit"
+
+
 class AuditService:
     def __init__(
         self,
         core: EventLog,
         feed: EventLog | None = None,
         checkpoint_log: CheckpointLog | None = None,
+        waiter: ReadModelWaiter | None = None,
     ) -> None:
         self.core = core
         self.feed = feed
         self.checkpoint_log = checkpoint_log
+        self.waiter = waiter
         # Natural keys never change once created, so they are safe to remember.
         self._keys: dict[UUID, str] = {}
 
@@ -131,6 +138,13 @@ class AuditService:
                 return []
         recorded = log.feed(after_position, limit, topics)
         return [self._entry(r) for r in recorded]
+
+    async def wait_for_checkpoints(self, principal: Principal, consistent_with: int | None) -> None:
+        """Before `checkpoints`: until the hash chain has applied `consistent_with` (a
+        service without the checkpoint read model has nothing to wait for)."""
+        principal.require(Permission.AUDIT_READ)
+        if self.waiter is not None and self.checkpoint_log is not None:
+            await wait_until_applied(self.waiter, [AUDIT_CHAIN_PROJECTION], consistent_with)
 
     def checkpoints(
         self, principal: Principal, before_position: int | None, limit: int

@@ -1,4 +1,4 @@
-"""Statistics for analysts: proxy operations, complaint tickets, answer times .
+"""Statistics for analysts: proxy operations, complaint tickets, answer times.
 
 Every read checks STATISTICS_READ and is filtered to the caller's province scope: a
 PROVINCE_AGENT or a province-bound VIEWER sees only their province, and asking for another one
@@ -83,6 +83,7 @@ class StatisticsReadModel(Protocol):
         province: str | None,
         dimensions: Sequence[str],
         limit: int | None = None,
+        categories: Sequence[str] | None = None,
     ) -> Grouped: ...
 
     def ticket_times(
@@ -121,22 +122,51 @@ def days_in(first: date, last: date) -> int:
     return max(0, (last - first).days + 1)
 
 
-def grouping_fan_out(dimensions: Sequence[str], province: str | None) -> int:
+#: What `complaintTickets` counts unless asked for more (the seed's 投诉工单统计).
+DEFAULT_CATEGORIES = (TicketCategory.COMPLAINT,)
+
+
+def grouping_fan_out(
+    dimensions: Sequence[str], province: str | None, categories: int | None = None
+) -> int:
     """Into how many groups one day's counts can split: the product of the values each
-    dimension but DAY can take (one province when the range is limited to one)."""
+    dimension but DAY can take (one province when the range is limited to one, as many
+    categories as counted when they are limited)."""
     fan_out = 1
     for dimension in dimensions:
         if dimension == "PROVINCE" and province is not None:
+            continue
+        if dimension == "CATEGORY" and categories is not None:
+            fan_out *= max(categories, 1)
             continue
         fan_out *= FAN_OUT.get(dimension, 1)
     return fan_out
 
 
-def possible_rows(first: date, last: date, dimensions: Sequence[str], province: str | None) -> int:
+def possible_rows(
+    first: date,
+    last: date,
+    dimensions: Sequence[str],
+    province: str | None,
+    categories: int | None = None,
+) -> int:
     """At most how many rows a grouping over a range produces: a row per day with DAY,
     times the grouping's fan-out."""
     days = days_in(first, last) if "DAY" in dimensions else 1
-    return days * grouping_fan_out(dimensions, province)
+    return days * grouping_fan_out(dimensions, province, categories)
+
+
+def check_categories(categories: Sequence[TicketCategory] | None) -> list[str]:
+    """The categories counted: COMPLAINT unless others are asked for, each once."""
+    if categories is None:
+        return [c.value for c in DEFAULT_CATEGORIES]
+    if not categories:
+        raise ValidationError(
+            "categories needs at least one category (omit it to count complaints)",
+            code="INVALID_INPUT",
+            field=["categories"],
+        )
+    return list(dict.fromkeys(TicketCategory(c).value for c in categories))
 
 
 def check_range(first: date, last: date) -> None:
@@ -216,14 +246,17 @@ class StatisticsService:
         last: date,
         group_by: Sequence[TicketDimension],
         province: str | None = None,
+        categories: Sequence[TicketCategory] | None = None,
     ) -> list[StatRow]:
-        """Submitted tickets by the day first submitted, province, category, current status."""
+        """Submitted tickets of category COMPLAINT (or of `categories`) by the day first
+        submitted, province, category, current status."""
         scope = principal.list_scope(_READ, province)
         check_range(first, last)
         dimensions = check_dimensions(group_by)
-        check_rows(possible_rows(first, last, dimensions, scope), self.max_rows)
+        counted = check_categories(categories)
+        check_rows(possible_rows(first, last, dimensions, scope, len(counted)), self.max_rows)
         grouped = self.read_model.complaint_tickets(
-            first, last, scope, dimensions, limit=self.max_rows + 1
+            first, last, scope, dimensions, limit=self.max_rows + 1, categories=counted
         )
         check_rows(len(grouped), self.max_rows, counted=True)
         return to_rows(grouped)

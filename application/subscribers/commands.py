@@ -18,6 +18,7 @@ from eventsourcing.application import Application
 
 from application.authz import Principal
 from application.ports import Clock, PasswordHasher
+from application.support import drafts
 from application.unit_of_work import get_or_none, run_command, save
 from domain.access.permissions import Permission
 from domain.access.provinces import validate_province
@@ -93,6 +94,8 @@ class SubscriberService:
             principal.require_in_province(Permission.TICKET_READ, ticket.province)
         except PermissionDeniedError:
             raise ticket_not_found() from None
+        if not drafts.may_read(principal, ticket.status, ticket.created_by):
+            raise ticket_not_found()  # someone else's draft: private, as if it did not exist
         check_citation(ticket, msisdn, province)
 
     def _load(self, msisdn: str) -> Subscriber:

@@ -16,7 +16,8 @@ from eventsourcing.application import Application
 
 from application.audit.ports import AggregateAsOf
 from application.authz import Principal
-from application.ports import Clock, EventLog
+from application.consistency import wait_until_applied
+from application.ports import Clock, EventLog, ReadModelWaiter
 from application.unit_of_work import get_or_none, run_command, save
 from domain.access.permissions import Permission, Role
 from domain.access.provinces import validate_province
@@ -25,6 +26,7 @@ from domain.support.announcement import Announcement, AnnouncementContent, annou
 from domain.support.values import AnnouncementSeverity
 
 _READ, _MANAGE = Permission.ANNOUNCEMENT_READ, Permission.ANNOUNCEMENT_MANAGE
+ANNOUNCEMENTS_PROJECTION = "announcements"
 
 
 @dataclass(frozen=True)
@@ -122,12 +124,14 @@ class AnnouncementService:
         core_log: EventLog,
         read_model: AnnouncementsReadModel,
         as_of: AggregateAsOf,
+        waiter: ReadModelWaiter,
     ) -> None:
         self.store = store
         self.clock = clock
         self.core_log = core_log
         self.read_model = read_model
         self.aggregates_as_of = as_of
+        self.waiter = waiter
 
     # ------------------------------------------------------------------ commands
     def publish(self, principal: Principal, data: AnnouncementInput) -> AnnouncementResult:
@@ -192,6 +196,14 @@ class AnnouncementService:
         if requested is not None and requested != principal.province:
             raise PermissionDeniedError("a province agent sees its own province's announcements")
         return principal.province
+
+    async def wait_for_list(
+        self, principal: Principal, province: str | None, consistent_with: int | None
+    ) -> None:
+        """Before `list`: who may not list, or asks badly, is refused at once; else wait
+        until the announcement list has applied `consistent_with`."""
+        self.audience(principal, province)
+        await wait_until_applied(self.waiter, [ANNOUNCEMENTS_PROJECTION], consistent_with)
 
     def list(
         self,

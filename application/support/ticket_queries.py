@@ -1,7 +1,8 @@
 """Ticket reads: one ticket (now or as it was), its history from the store, and the list.
 
 Every read checks TICKET_READ; a province-scoped caller gets FORBIDDEN for another
-province's ticket and lists silently filtered to their own province (counts included).
+province's ticket and lists silently filtered to their own province (counts included). A
+draft is private to its author (drafts.py): null for others by id, absent from their lists.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from application.audit.service import AuditEntry, to_entry
 from application.authz import Principal
 from application.consistency import wait_until_applied
 from application.ports import Clock, EventLog, ReadModelWaiter
+from application.support import drafts
 from application.support.tickets import load_ticket
 from domain.access.permissions import Permission
 from domain.shared import NotFoundError, ValidationError
@@ -81,6 +83,7 @@ class TicketView:
     archive: ArchiveView
     rating: RatingView | None
     version: int
+    assignee_id: str | None = None
 
 
 def is_overdue(status: str, due_at: datetime | None, now: datetime) -> bool:
@@ -120,6 +123,7 @@ def view_of(t: Ticket, now: datetime) -> TicketView:
         ),
         rating=RatingView(t.rating.score, t.rating.comment, t.rating.at) if t.rating else None,
         version=t.version,
+        assignee_id=t.assignee,
     )
 
 
@@ -163,6 +167,7 @@ def view_from_row(row: Mapping[str, Any], now: datetime) -> TicketView:
         ),
         rating=rating,
         version=row["version"],
+        assignee_id=row["assignee"],
     )
 
 
@@ -176,6 +181,14 @@ class TicketFilter:
     created_to: datetime | None = None
     overdue: bool | None = None
     text: str | None = None
+    #: second line's queue: held by this account id; held by nobody (True) or by someone
+    assignee: str | None = None
+    unassigned: bool | None = None
+    #: created by or assigned to the caller (False: neither)
+    mine: bool | None = None
+    #: set from the caller, never by the client: whose drafts and "mine" are whose
+    viewer: str | None = None
+    every_draft: bool = False
 
 
 class TicketsReadModel(Protocol):
@@ -223,7 +236,9 @@ class TicketQueryService:
         except NotFoundError:
             return None
         principal.require_in_province(_READ, ticket.province)
-        return view_of(ticket, self.clock.now()) if ticket.visible else None
+        if not ticket.visible or not drafts.may_read(principal, ticket.status, ticket.created_by):
+            return None
+        return view_of(ticket, self.clock.now())
 
     def as_of(self, principal: Principal, ticket_id: UUID, at: datetime) -> TicketView | None:
         """The ticket as it was at `at` (the version current then, found through the version
@@ -233,7 +248,9 @@ class TicketQueryService:
         if not isinstance(ticket, Ticket):
             return None
         principal.require_in_province(_READ, ticket.province)
-        return view_of(ticket, at) if ticket.visible else None
+        if not ticket.visible or not drafts.may_read(principal, ticket.status, ticket.created_by):
+            return None
+        return view_of(ticket, at)
 
     def history(
         self, principal: Principal, ticket_id: UUID, after_version: int, limit: int
@@ -266,6 +283,8 @@ class TicketQueryService:
         principal.require(_READ)
         ticket = load_ticket(self.store, ticket_id)
         principal.require_in_province(_READ, ticket.province)
+        if not drafts.may_read(principal, ticket.status, ticket.created_by):
+            raise NotFoundError("ticket not found", field=["id"])
         province = principal.require(Permission.SUBSCRIBER_READ)
         cited = self.citations.citations(ticket_id, province, after_position, limit)
         msisdns = dict(cited)
@@ -294,11 +313,26 @@ class TicketQueryService:
 
 
 def checked_filter(principal: Principal, f: TicketFilter) -> TicketFilter:
-    """The filter within the caller's province scope, its text trimmed and msisdn checked."""
+    """The filter within the caller's province scope and draft privacy, its text trimmed,
+    msisdn and assignee checked."""
     province = principal.list_scope(_READ, f.province)
     text = (f.text or "").strip() or None
     if text is not None and len(text) > MAX_SEARCH_TEXT:
         raise ValidationError(
             f"search text must be at most {MAX_SEARCH_TEXT} characters", field=["text"]
         )
-    return replace(f, province=province, text=text, msisdn=validate_msisdn(f.msisdn))
+    assignee = None
+    if f.assignee is not None:
+        try:
+            assignee = str(UUID(f.assignee))
+        except ValueError:
+            raise ValidationError("assignee must be an account id", field=["assignee"]) from None
+    return replace(
+        f,
+        province=province,
+        text=text,
+        msisdn=validate_msisdn(f.msisdn),
+        assignee=assignee,
+        viewer=str(principal.account_id),
+        every_draft=drafts.lists_every_draft(principal),
+    )

@@ -1,8 +1,10 @@
-"""Ticket commands: the e-flow between provincial first line and vendor second line.
+"""Ticket commands: the e-flow between provincial first line and vendor second line, and
+second line's queue (claim, assign, unassign).
 
 Permissions come from the lifecycle table (domain/support/lifecycle.py): a role lacking a
 command's permission is FORBIDDEN, a province agent acting on another province's ticket is
-FORBIDDEN, and a command the ticket's state does not allow is INVALID_TRANSITION.
+FORBIDDEN, and a command the ticket's state does not allow is INVALID_TRANSITION. The queue's
+table (domain/support/assignment.py) adds ASSIGNED_TO_OTHER for a ticket someone else holds.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from eventsourcing.domain import Aggregate
 from application.authz import Principal
 from application.ports import Clock
 from application.unit_of_work import get_or_none, run_command, save
+from domain.access.account import Account
 from domain.access.provinces import validate_province
 from domain.calendar_days import local_day
 from domain.shared import ChangeMeta, NotFoundError, ValidationError
+from domain.support.assignment import InvalidAssigneeError, check_assignee, check_reach
 from domain.support.lifecycle import CREATE_PERMISSION, TicketCommand, permission_for
 from domain.support.numbers import TicketNumberSequence, sequence_id
 from domain.support.sla import SlaPolicy
@@ -202,6 +206,50 @@ class TicketService:
             ),
         )
 
+    # ------------------------------------------------------------------ the queue
+    def claim(
+        self, principal: Principal, ticket_id: UUID, expected_version: int | None = None
+    ) -> TicketResult:
+        """The caller takes the ticket (a SUPER_ADMIN may take one someone holds)."""
+        caller = str(principal.account_id)
+        return self._run(
+            principal,
+            ticket_id,
+            _C.CLAIM,
+            expected_version,
+            lambda t, now, meta: t.claim(by=caller, at=now, meta=meta),
+        )
+
+    def assign(
+        self,
+        principal: Principal,
+        ticket_id: UUID,
+        assignee_id: UUID,
+        expected_version: int | None = None,
+    ) -> TicketResult:
+        """Give the ticket to an enabled SECOND_LINE_AGENT (INVALID_ASSIGNEE otherwise)."""
+
+        def act(ticket: Ticket, now: datetime, meta: ChangeMeta) -> None:
+            account = get_or_none(self.store, assignee_id, read_only=True)
+            if not isinstance(account, Account):
+                raise InvalidAssigneeError("no such account", field=["assigneeId"])
+            check_assignee(account.role, account.enabled)
+            ticket.assign(to=str(account.id), at=now, meta=meta)
+
+        return self._run(principal, ticket_id, _C.ASSIGN, expected_version, act)
+
+    def unassign(
+        self, principal: Principal, ticket_id: UUID, expected_version: int | None = None
+    ) -> TicketResult:
+        """Put the ticket back in the queue, held by nobody."""
+        return self._run(
+            principal,
+            ticket_id,
+            _C.UNASSIGN,
+            expected_version,
+            lambda t, now, meta: t.unassign(at=now, meta=meta),
+        )
+
     # ------------------------------------------------------------------ plumbing
     def _run(
         self,
@@ -225,6 +273,11 @@ class TicketService:
             return ticket
 
         def decide(ticket: Ticket) -> TicketResult:
+            # After the version check, so a stale expectedVersion is a conflict; retried
+            # after a conflict, so of two agents claiming at once the second learns who won.
+            check_reach(
+                command, ticket.status, ticket.assignee, str(principal.account_id), principal.role
+            )
             others = act(ticket, self.clock.now(), meta) or []
             position = save(self.store, ticket, *others)
             return TicketResult(ticket if ticket.visible else None, position)

@@ -3,6 +3,9 @@
 The aggregate consults this table for every command (the state a command leads to comes
 from here, also when events are replayed), and the application takes the permission from
 here, so the rules live in exactly one place (Request Tracker style lifecycles).
+Claiming, assigning and unassigning (second line's queue) are rows like any other: allowed
+while an answer is awaited, they leave the state as it is; the companion table in
+assignment.py says whose tickets each of them (and answering) reaches.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ class TicketCommand(StrEnum):
     RESUBMIT = "RESUBMIT"
     RATE = "RATE"
     UPDATE_ARCHIVE = "UPDATE_ARCHIVE"
+    # Second line's queue: who works the ticket (assignment.py adds whose tickets each reaches).
+    CLAIM = "CLAIM"
+    ASSIGN = "ASSIGN"
+    UNASSIGN = "UNASSIGN"
 
 
 @dataclass(frozen=True)
@@ -53,11 +60,17 @@ LIFECYCLE: tuple[Transition, ...] = (
     Transition(_S.DRAFT, _C.DISCARD, _S.DISCARDED, _FIRST),
     Transition(_S.SUBMITTED, _C.ANSWER, _S.ANSWERED, _SECOND),
     Transition(_S.SUBMITTED, _C.UPDATE_ARCHIVE, _S.SUBMITTED, _SECOND),
+    Transition(_S.SUBMITTED, _C.CLAIM, _S.SUBMITTED, _SECOND),
+    Transition(_S.SUBMITTED, _C.ASSIGN, _S.SUBMITTED, _SECOND),
+    Transition(_S.SUBMITTED, _C.UNASSIGN, _S.SUBMITTED, _SECOND),
     Transition(_S.ANSWERED, _C.RESUBMIT, _S.RESUBMITTED, _FIRST),
     Transition(_S.ANSWERED, _C.RATE, _S.CLOSED, _FIRST),
     Transition(_S.ANSWERED, _C.UPDATE_ARCHIVE, _S.ANSWERED, _SECOND),
     Transition(_S.RESUBMITTED, _C.ANSWER, _S.ANSWERED, _SECOND),
     Transition(_S.RESUBMITTED, _C.UPDATE_ARCHIVE, _S.RESUBMITTED, _SECOND),
+    Transition(_S.RESUBMITTED, _C.CLAIM, _S.RESUBMITTED, _SECOND),
+    Transition(_S.RESUBMITTED, _C.ASSIGN, _S.RESUBMITTED, _SECOND),
+    Transition(_S.RESUBMITTED, _C.UNASSIGN, _S.RESUBMITTED, _SECOND),
     Transition(_S.CLOSED, _C.UPDATE_ARCHIVE, _S.CLOSED, _SECOND),
 )
 
@@ -83,6 +96,9 @@ _VERBS = {
     _C.RESUBMIT: "resubmit",
     _C.RATE: "rate",
     _C.UPDATE_ARCHIVE: "update the archive fields of",
+    _C.CLAIM: "claim",
+    _C.ASSIGN: "assign",
+    _C.UNASSIGN: "unassign",
 }
 
 

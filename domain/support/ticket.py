@@ -31,14 +31,12 @@ from domain.support.ticket_content import (
     TicketRating,
 )
 from domain.support.values import (
-    MAX_ARCHIVE_TEXT,
     MAX_BODY,
     MAX_COMMENT,
     EntryKind,
     TicketCategory,
     TicketPriority,
     clean_optional,
-    clean_tags,
     clean_text,
 )
 
@@ -298,23 +296,7 @@ class Ticket(Aggregate):
     ) -> None:
         """Change the given archive fields (KEEP leaves one as it is, None clears it)."""
         next_state(self.status, _C.UPDATE_ARCHIVE)
-        old = self.archive
-
-        def pick(value: str | Keep | None, current: str | None, field: str) -> str | None:
-            if value is KEEP:
-                return current
-            return clean_optional(value, field, MAX_ARCHIVE_TEXT)
-
-        new = TicketArchive(
-            resolution_category=pick(
-                resolution_category, old.resolution_category, "resolutionCategory"
-            ),
-            root_cause=pick(root_cause, old.root_cause, "rootCause"),
-            resolution=pick(resolution, old.resolution, "resolution"),
-            tags=old.tags if tags is KEEP else tuple(clean_tags(tags or [])),
-        )
-        if new == old:
-            raise NoChangeError("the archive fields already hold these values")
+        new = self.archive.edited(resolution_category, root_cause, resolution, tags)
         self._archive_updated(
             resolution_category=new.resolution_category,
             root_cause=new.root_cause,
@@ -337,6 +319,56 @@ class Ticket(Aggregate):
         self.status = next_state(self.status, _C.UPDATE_ARCHIVE)
         self.archive = TicketArchive(resolution_category, root_cause, resolution, tuple(tags))
 
+    # ------------------------------------------------------------------ the queue
+    #: The account working the ticket, or None (assignment.py says whose tickets a command
+    #: reaches). A class default, so tickets stored before the queue existed read unassigned.
+    assignee: str | None = None
+
+    def claim(self, *, by: str, at: datetime, meta: ChangeMeta) -> None:
+        """The caller (`by`) takes the ticket."""
+        self._change_assignee(_C.CLAIM, by, at, meta)
+
+    def assign(self, *, to: str, at: datetime, meta: ChangeMeta) -> None:
+        self._change_assignee(_C.ASSIGN, to, at, meta)
+
+    def unassign(self, *, at: datetime, meta: ChangeMeta) -> None:
+        self._change_assignee(_C.UNASSIGN, None, at, meta)
+
+    def _change_assignee(
+        self, command: TicketCommand, assignee: str | None, at: datetime, meta: ChangeMeta
+    ) -> None:
+        next_state(self.status, command)
+        if assignee == self.assignee:
+            held = "nobody holds the ticket" if assignee is None else "it is assigned to them"
+            raise NoChangeError(f"{held} already")
+        events: dict[TicketCommand, Callable[..., None]] = {
+            _C.CLAIM: self._claimed,
+            _C.ASSIGN: self._assigned,
+            _C.UNASSIGN: self._freed,
+        }
+        events[command](previous_assignee=self.assignee, assignee=assignee, at=at, meta=meta)
+
+    @event("TicketClaimed", topic="spoa.support:Ticket.TicketClaimed")
+    def _claimed(
+        self, previous_assignee: str | None, assignee: str, at: datetime, meta: ChangeMeta
+    ) -> None:
+        self.status = next_state(self.status, _C.CLAIM)
+        self.assignee = assignee
+
+    @event("TicketAssigned", topic="spoa.support:Ticket.TicketAssigned")
+    def _assigned(
+        self, previous_assignee: str | None, assignee: str, at: datetime, meta: ChangeMeta
+    ) -> None:
+        self.status = next_state(self.status, _C.ASSIGN)
+        self.assignee = assignee
+
+    @event("TicketUnassigned", topic="spoa.support:Ticket.TicketUnassigned")
+    def _freed(
+        self, previous_assignee: str | None, assignee: None, at: datetime, meta: ChangeMeta
+    ) -> None:
+        self.status = next_state(self.status, _C.UNASSIGN)
+        self.assignee = None
+
     # ------------------------------------------------------------------ derived
     @property
     def visible(self) -> bool:
@@ -357,4 +389,7 @@ TICKET_EVENTS: tuple[type[Aggregate.Event], ...] = (
     Ticket.TicketResubmitted,  # type: ignore[attr-defined]
     Ticket.TicketRated,  # type: ignore[attr-defined]
     Ticket.TicketArchiveUpdated,  # type: ignore[attr-defined]
+    Ticket.TicketClaimed,  # type: ignore[attr-defined]
+    Ticket.TicketAssigned,  # type: ignore[attr-defined]
+    Ticket.TicketUnassigned,  # type: ignore[attr-defined]
 )

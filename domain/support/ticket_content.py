@@ -6,11 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from domain.shared import NoChangeError
 from domain.support.values import (
+    MAX_ARCHIVE_TEXT,
     MAX_BODY,
     MAX_TITLE,
     TicketCategory,
     TicketPriority,
+    clean_optional,
+    clean_tags,
     clean_text,
     validate_msisdn,
 )
@@ -40,6 +44,33 @@ class TicketArchive:
     root_cause: str | None = None
     resolution: str | None = None
     tags: tuple[str, ...] = ()
+
+    def edited(
+        self,
+        resolution_category: str | Keep | None,
+        root_cause: str | Keep | None,
+        resolution: str | Keep | None,
+        tags: list[str] | Keep | None,
+    ) -> TicketArchive:
+        """These fields with the given ones changed (KEEP leaves one as it is, None clears
+        it); NO_CHANGE when nothing would change."""
+
+        def pick(value: str | Keep | None, current: str | None, field: str) -> str | None:
+            if value is KEEP:
+                return current
+            return clean_optional(value, field, MAX_ARCHIVE_TEXT)
+
+        new = TicketArchive(
+            resolution_category=pick(
+                resolution_category, self.resolution_category, "resolutionCategory"
+            ),
+            root_cause=pick(root_cause, self.root_cause, "rootCause"),
+            resolution=pick(resolution, self.resolution, "resolution"),
+            tags=self.tags if tags is KEEP else tuple(clean_tags(tags or [])),
+        )
+        if new == self:
+            raise NoChangeError("the archive fields already hold these values")
+        return new
 
 
 @dataclass(frozen=True)

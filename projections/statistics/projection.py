@@ -277,6 +277,7 @@ class StatisticsQueries:
         province: str | None,
         dimensions: Sequence[str],
         limit: int | None = None,
+        categories: Sequence[str] | None = None,
     ) -> list[tuple[tuple[Any, ...], int]]:
         cols = [sql.Identifier(columns[d]) for d in dimensions]
         where: sql.Composable = sql.SQL("day BETWEEN %s AND %s")
@@ -284,6 +285,9 @@ class StatisticsQueries:
         if province is not None:
             where = sql.SQL("{} AND province = %s").format(where)
             params.append(province)
+        if categories is not None:
+            where = sql.SQL("{} AND category = ANY(%s)").format(where)
+            params.append(list(categories))
         if cols:
             query = sql.SQL(
                 "SELECT {cols}, {total} FROM rm.{t} WHERE {w} GROUP BY {cols} HAVING {total} > 0"
@@ -330,7 +334,9 @@ class StatisticsQueries:
         province: str | None,
         dimensions: Sequence[str],
         limit: int | None = None,
+        categories: Sequence[str] | None = None,
     ) -> list[tuple[tuple[Any, ...], int]]:
+        """Submitted tickets of `categories` (None: every category), grouped."""
         return self._grouped(
             "stat_tickets",
             _TICKET_COLUMNS,
@@ -340,6 +346,7 @@ class StatisticsQueries:
             province,
             dimensions,
             limit,
+            categories,
         )
 
     def ticket_times(

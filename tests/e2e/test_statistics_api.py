@@ -24,10 +24,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 GD_1, GD_2, BJ_1 = "13800138001", "13800138002", "13900139001"
 STATS = """
 query Stats($from: Date!, $to: Date!, $p: Int, $province: Province,
-            $proxy: [ProxyStatDimension!]!, $tickets: [TicketStatDimension!]!) {
+            $proxy: [ProxyStatDimension!]!, $tickets: [TicketStatDimension!]!,
+            $categories: [TicketCategory!]) {
   statistics(consistentWith: $p) {
     proxyOperations(from: $from, to: $to, groupBy: $proxy, province: $province) { keys count }
-    complaintTickets(from: $from, to: $to, groupBy: $tickets, province: $province) { keys count }
+    complaintTickets(from: $from, to: $to, groupBy: $tickets, province: $province,
+                     categories: $categories) { keys count }
     ticketTimes(from: $from, to: $to, province: $province) {
       medianMinutesToAnswer p90MinutesToAnswer answered overdue
     }
@@ -110,9 +112,9 @@ def test_statistics_count_staff_proxy_settings_and_submitted_tickets(
         {"keys": ["registerMailbox", "gd.agent"], "count": 2},
         {"keys": ["setCompanion", "gd.agent"], "count": 1},
     ]
-    assert s["complaintTickets"] == [
+    assert s["complaintTickets"] == [  # complaints only: the GD fault is not one
         {"keys": ["ANSWERED"], "count": 1},
-        {"keys": ["SUBMITTED"], "count": 2},
+        {"keys": ["SUBMITTED"], "count": 1},
     ]
     times = s["ticketTimes"]
     assert times["answered"] == 1 and times["overdue"] == 0
@@ -126,8 +128,17 @@ def test_statistics_count_staff_proxy_settings_and_submitted_tickets(
     assert by_province["complaintTickets"] == [
         {"keys": ["BJ", "COMPLAINT"], "count": 1},
         {"keys": ["GD", "COMPLAINT"], "count": 1},
+    ]
+    widened = stats(gql, "admin", world["position"], tickets=["PROVINCE", "CATEGORY"],
+                    categories=["FAULT", "COMPLAINT"])["data"]["statistics"]  # fmt: skip
+    assert widened["complaintTickets"] == [
+        {"keys": ["BJ", "COMPLAINT"], "count": 1},
+        {"keys": ["GD", "COMPLAINT"], "count": 1},
         {"keys": ["GD", "FAULT"], "count": 1},
     ]
+    only_faults = stats(gql, "admin", world["position"], categories=["FAULT"])
+    assert only_faults["data"]["statistics"]["complaintTickets"] == [{"keys": [], "count": 1}]
+    assert error_codes(stats(gql, "admin", 0, categories=[])) == ["BAD_USER_INPUT"]
 
 
 @pytest.mark.parametrize("user", ["gd.agent", "gd.viewer"])
@@ -136,7 +147,7 @@ def test_province_bound_callers_see_only_their_province(
 ) -> None:
     own = stats(gql, user, world["position"], proxy=["PROVINCE"], tickets=["PROVINCE"])
     assert own["data"]["statistics"]["proxyOperations"] == [{"keys": ["GD"], "count": 4}]
-    assert own["data"]["statistics"]["complaintTickets"] == [{"keys": ["GD"], "count": 2}]
+    assert own["data"]["statistics"]["complaintTickets"] == [{"keys": ["GD"], "count": 1}]
     asked = stats(gql, user, world["position"], province="GD")
     assert asked["data"]["statistics"]["proxyOperations"] == [{"keys": [], "count": 4}]
     other = stats(gql, user, world["position"], province="BJ")
@@ -203,10 +214,13 @@ def test_csv_exports_match_the_query(
         ["province", "status", "count"],
         ["BJ", "SUBMITTED", "1"],
         ["GD", "ANSWERED", "1"],
-        ["GD", "SUBMITTED", "1"],
     ]
     total = export(client, gql, "admin", "complaint-tickets.csv")
-    assert rows_of(total) == [["count"], ["3"]]
+    assert rows_of(total) == [["count"], ["2"]]
+    every = export(client, gql, "admin", "complaint-tickets.csv", categories="COMPLAINT,FAULT")
+    assert rows_of(every) == [["count"], ["3"]]
+    unknown = export(client, gql, "admin", "complaint-tickets.csv", categories="GRIPE")
+    assert unknown.status_code == 400 and "GRIPE" in unknown.text
 
 
 def test_csv_exports_are_scoped_and_authenticated(

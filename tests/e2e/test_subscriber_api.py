@@ -12,7 +12,7 @@ from application.authz import Principal
 from domain.access.account import account_id_for
 from infra.bootstrap import Container
 from tests.helpers import GraphQL, error_codes
-from tests.integration.support_helpers import draft
+from tests.integration.support_helpers import submitted
 
 ROLES = ["admin", "second", "gd.agent", "bj.agent", "viewer", "gd.viewer", "auditor", "platform"]
 PROXY_ROLES = {"admin", "second", "gd.agent", "platform"}  # gd.agent: GD subscribers only
@@ -36,7 +36,7 @@ def staff(container: Container, username: str) -> Principal:
 
 def gd_ticket(container: Container, msisdn: str | None = None) -> str:
     """A GD ticket (about `msisdn`, or an incident naming no mailbox): what changes cite."""
-    return str(draft(container, staff(container, "gd.agent"), msisdn=msisdn))
+    return str(submitted(container, staff(container, "gd.agent"), msisdn=msisdn))
 
 
 @dataclass(frozen=True)

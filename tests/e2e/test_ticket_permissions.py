@@ -21,7 +21,7 @@ from application.support.announcements import AnnouncementInput
 from domain.support.values import AnnouncementSeverity, TicketCategory, TicketPriority
 from tests.e2e.access_world import World, open_world
 from tests.helpers import ROLE_ACCOUNTS, error_codes
-from tests.integration.support_helpers import draft
+from tests.integration.support_helpers import draft, submitted
 from tests.permissions_doc import marks_for
 
 USERS = list(ROLE_ACCOUNTS)
@@ -143,7 +143,7 @@ def op_changes(w: World, province: str) -> Call:
     """A change to a `province` subscriber citing a `province` ticket about it, by admin."""
     msisdn = f"1370{next(_numbers):07d}"
     w.container.subscribers.register(w.admin, msisdn, province, "FREE")
-    tid = str(draft(w.container, w.admin, msisdn=msisdn, province=province))
+    tid = str(submitted(w.container, w.admin, msisdn=msisdn, province=province))
     cited = w.container.subscribers.set_companion(
         w.admin, msisdn, True, ChangeContext(ticket_id=tid)
     )
@@ -197,6 +197,22 @@ def op_update_archive(w: World, province: str) -> Call:
         {"id": str(new_submitted(w, province))},
         "updateTicketArchive",
         ok_payload("updateTicketArchive"),
+    )
+
+
+def held_by_second(w: World, province: str) -> UUID:
+    """A submitted ticket second line's agent holds (unassigning needs a holder)."""
+    ticket_id = new_submitted(w, province)
+    w.container.tickets.claim(w.principals["second"], ticket_id)
+    return ticket_id
+
+
+def op_assign(w: World, province: str) -> Call:
+    return Call(
+        "mutation($id: ID!, $to: ID!) { assignTicket(id: $id, assigneeId: $to) " + PAYLOAD + " }",
+        {"id": str(new_submitted(w, province)), "to": str(w.principals["second"].account_id)},
+        "assignTicket",
+        ok_payload("assignTicket"),
     )
 
 
@@ -276,6 +292,9 @@ OPERATIONS: dict[str, Callable[[World, str], Call]] = {
     "resubmitTicket": simple("resubmitTicket", new_answered, ', body: "不够"'),
     "rateTicket": simple("rateTicket", new_answered, ", score: 4"),
     "updateTicketArchive": op_update_archive,
+    "claimTicket": simple("claimTicket", new_submitted),
+    "assignTicket": op_assign,
+    "unassignTicket": simple("unassignTicket", held_by_second),
     "announcements": op_announcements,
     "announcement": op_announcement,
     "announcementAsOf": op_announcement_as_of,
@@ -310,16 +329,29 @@ def test_operation_by_every_role(world: World, operation: str) -> None:
 
 def test_the_list_by_every_role(world: World) -> None:
     """`tickets`: FORBIDDEN only where permissions.md says —; a scoped reader's list and
-    totalCount hold only their province, and asking for another province is FORBIDDEN."""
+    totalCount hold only their province, and asking for another province is FORBIDDEN; drafts
+    are listed to their author and SUPER_ADMIN only."""
     for province in TARGETS:
         new_submitted(world, province)
+        new_draft(world, province)  # the admin's
+    draft(world.container, world.principals["gd.agent"], province="GD")
     world.container.engine.catch_up("tickets")
     document = (
         "query($p: Province) { tickets(filter: {province: $p}, first: 500) {"
-        " totalCount nodes { province } } }"
+        " totalCount nodes { province status createdBy { username } } } }"
     )
     everything = world.gql(document, {}, as_user="admin")["data"]["tickets"]
-    by_province = {p: sum(1 for n in everything["nodes"] if n["province"] == p) for p in TARGETS}
+    assert everything["totalCount"] == len(everything["nodes"])
+
+    def listed_to(user: str, province: str | None) -> int:
+        return sum(
+            1
+            for n in everything["nodes"]
+            if province in (None, n["province"])
+            and (n["status"] != "DRAFT" or n["createdBy"]["username"] == user)
+        )
+
+    assert any(n["status"] == "DRAFT" for n in everything["nodes"])
     for user in USERS:
         role, own = ROLE_ACCOUNTS[user]
         mark = marks_for("tickets")[role.value]
@@ -331,8 +363,9 @@ def test_the_list_by_every_role(world: World) -> None:
         scoped = mark == "P" or (mark == "P/Y" and own is not None)
         if scoped:
             assert {n["province"] for n in data["nodes"]} <= {own}, user
-            assert data["totalCount"] == by_province.get(own or "", 0), user
+            assert data["totalCount"] == listed_to(user, own), user
             other = "BJ" if own == "GD" else "GD"
             assert error_codes(world.gql(document, {"p": other}, as_user=user)) == ["FORBIDDEN"]
         else:
-            assert data["totalCount"] == everything["totalCount"], user
+            expected = everything["totalCount"] if user == "admin" else listed_to(user, None)
+            assert data["totalCount"] == expected, user

@@ -22,6 +22,7 @@ from application.statistics.service import (
     TicketDimension,
 )
 from domain.access.permissions import Role
+from domain.support.values import TicketCategory
 from infra.bootstrap import Container
 from projections.statistics.projection import StatisticsQueries
 from tests.statistics_helpers import (
@@ -31,6 +32,7 @@ from tests.statistics_helpers import (
     TICKET_DIMENSIONS,
     World,
     grouped,
+    of_categories,
     oracle,
     orders,
     steps,
@@ -106,11 +108,17 @@ def test_statistics_equal_brute_force_counts_over_random_histories(
         assert as_pairs(got) == grouped(
             expected.proxy, PROXY_DIMENSIONS, proxy_dims, first, last, province
         )
-        got = svc.complaint_tickets(
-            ADMIN, first, last, [TicketDimension(d) for d in ticket_dims], province
+        categories = data.draw(
+            st.one_of(
+                st.none(), st.lists(st.sampled_from(list(TicketCategory)), min_size=1, unique=True)
+            )
         )
+        got = svc.complaint_tickets(
+            ADMIN, first, last, [TicketDimension(d) for d in ticket_dims], province, categories
+        )
+        counted = of_categories(expected.tickets, categories)
         assert as_pairs(got) == grouped(
-            expected.tickets, TICKET_DIMENSIONS, ticket_dims, first, last, province
+            counted, TICKET_DIMENSIONS, ticket_dims, first, last, province
         )
         t = svc.ticket_times(ADMIN, first, last, province)
         median, p90, answered, overdue = times(expected, first, last, province, now)
@@ -155,9 +163,16 @@ def test_every_group_by_agrees_with_the_ungrouped_total_and_the_oracle(
     expected = oracle(stored_events(container), world.policy)
     svc = service_at(container, world.now)
     first, last = START.date(), world.now.date()
+    every = list(TicketCategory)
     for province in (None, "GD"):
         (total_proxy,) = svc.proxy_operations(ADMIN, first, last, [], province)
-        (total_tickets,) = svc.complaint_tickets(ADMIN, first, last, [], province)
+        (total_tickets,) = svc.complaint_tickets(ADMIN, first, last, [], province, every)
+        (complaints,) = svc.complaint_tickets(ADMIN, first, last, [], province)
+        assert complaints.count == sum(
+            n for _, n in grouped(of_categories(expected.tickets, None), TICKET_DIMENSIONS,
+                                  [], first, last, province)
+        )  # fmt: skip
+        assert 0 < complaints.count < total_tickets.count
         assert total_proxy.keys == [] and total_proxy.count > 0
         assert total_tickets.keys == [] and total_tickets.count > 0
         for dims in orders(PROXY_DIMENSIONS):
@@ -171,7 +186,7 @@ def test_every_group_by_agrees_with_the_ungrouped_total_and_the_oracle(
             )
         for dims in orders(TICKET_DIMENSIONS):
             rows = svc.complaint_tickets(
-                ADMIN, first, last, [TicketDimension(d) for d in dims], province
+                ADMIN, first, last, [TicketDimension(d) for d in dims], province, every
             )
             assert sum(r.count for r in rows) == total_tickets.count, dims
             assert as_pairs(rows) == grouped(

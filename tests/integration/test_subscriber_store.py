@@ -20,7 +20,7 @@ from domain.subscribers.rules import NotificationMode
 from domain.subscribers.subscriber import Subscriber, subscriber_id_for
 from infra.bootstrap import Container
 from tests.helpers import seed_accounts
-from tests.integration.support_helpers import draft
+from tests.integration.support_helpers import submitted
 
 GD = "13800138000"
 BJ = "13900139000"
@@ -181,7 +181,7 @@ def test_changes_newest_first_with_actor_reason_and_before_after(
 ) -> None:
     commands, queries = container.subscribers, container.subscriber_queries
     commands.register(staff["gd.agent"], GD, "GD", "FREE", ChangeContext(reason="new customer"))
-    asked = draft(container, staff["gd.agent"], title="升级套餐", msisdn=GD)
+    asked = submitted(container, staff["gd.agent"], title="升级套餐", msisdn=GD)
     commands.change_plan(
         staff["second"], GD, "VIP_20", ChangeContext(reason="upgrade", ticket_id=str(asked))
     )

@@ -13,7 +13,7 @@ from domain.shared import SYSTEM_ACTOR, ChangeMeta, NotFoundError, PermissionDen
 from infra.bootstrap import Container
 from projections.support.ticket_citations import cited_ticket
 from tests.helpers import seed_accounts
-from tests.integration.support_helpers import draft
+from tests.integration.support_helpers import submitted
 
 GD, GD2, BJ = "13800138000", "13800138001", "13900139000"
 
@@ -27,9 +27,9 @@ def test_a_ticket_lists_the_changes_that_cite_it(container: Container) -> None:
     subscribers, queries = container.subscribers, container.ticket_queries
     for msisdn, province in ((GD, "GD"), (GD2, "GD"), (BJ, "BJ")):
         subscribers.register(p["admin"], msisdn, province, "FREE")
-    about = draft(container, p["gd.agent"], msisdn=GD)
-    incident = draft(container, p["gd.agent"], msisdn=None)
-    quiet = draft(container, p["gd.agent"], msisdn=GD)
+    about = submitted(container, p["gd.agent"], msisdn=GD)
+    incident = submitted(container, p["gd.agent"], msisdn=None)
+    quiet = submitted(container, p["gd.agent"], msisdn=GD)
     first = subscribers.set_companion(p["gd.agent"], GD, True, cite(about, "客户来电"))
     subscribers.set_login_reminder(p["gd.agent"], GD, True)  # cites nothing
     second = subscribers.change_plan(p["second"], GD, "VIP_20", cite(about, "升级"))
@@ -63,7 +63,7 @@ def test_a_ticket_lists_the_changes_that_cite_it(container: Container) -> None:
 def test_changes_are_scoped_to_the_subscribers_the_caller_may_read(container: Container) -> None:
     p = seed_accounts(container)
     container.subscribers.register(p["admin"], GD, "GD", "FREE")
-    bj_ticket = draft(container, p["bj.agent"], msisdn=GD)  # filed in BJ about a GD mailbox
+    bj_ticket = submitted(container, p["bj.agent"], msisdn=GD)  # filed in BJ about a GD mailbox
     cited = container.subscribers.set_companion(p["second"], GD, True, cite(bj_ticket, "代办"))
     container.engine.catch_up_all()
     queries = container.ticket_queries

@@ -114,6 +114,9 @@ def test_first_line_acts_only_in_its_province(container: Container) -> None:
     ):
         with pytest.raises(PermissionDeniedError):
             act()
+    # A draft is its author's working copy; submitted, it is the province's to read.
+    assert container.ticket_queries.get(p["gd.viewer"], gd_draft) is None
+    container.tickets.submit(p["gd.agent"], gd_draft)
     assert container.ticket_queries.get(p["gd.viewer"], gd_draft) is not None
     with pytest.raises(ValidationError) as raised:
         draft(container, p["admin"])

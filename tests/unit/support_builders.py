@@ -69,6 +69,9 @@ def run(ticket: Ticket, command: TicketCommand, at: datetime, numbers: Numbers) 
         TicketCommand.UPDATE_ARCHIVE: lambda: ticket.update_archive(
             resolution=f"resolution {ticket.version}", at=at, meta=SECOND
         ),
+        TicketCommand.CLAIM: lambda: ticket.claim(by="vendor-1", at=at, meta=SECOND),
+        TicketCommand.ASSIGN: lambda: ticket.assign(to="vendor-2", at=at, meta=SECOND),
+        TicketCommand.UNASSIGN: lambda: ticket.unassign(at=at, meta=SECOND),
     }
     actions[command]()
 

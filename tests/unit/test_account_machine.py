@@ -91,6 +91,9 @@ class NoAccountsList:
     ) -> tuple[list[Any], int]:
         return [], 0
 
+    async def wait(self, projections: Any, position: int) -> None:
+        return None  # no read model behind it, so nothing to wait for
+
 
 class SnappyStore(CoreStore):
     """The core store, snapshotting often so replays meet restored snapshots."""
@@ -148,6 +151,7 @@ class AccessMachine(RuleBasedStateMachine):
             tokens=FakeTokens(),
             clock=self.clock,
             accounts=NoAccountsList(),
+            waiter=NoAccountsList(),
             throttle=NoThrottle(),
         )
         self.model: dict[str, Expected] = {}

@@ -23,7 +23,7 @@ from tests.permissions_doc import permission_rows
 OPERATION_PERMISSIONS: dict[str, Permission] = {
     **dict.fromkeys(["me", "login", "changeMyPassword", "logout"], Permission.SELF_SERVICE),
     **dict.fromkeys(
-        ["subscriber", "subscriberAsOf", "Subscriber.changes", "plans"],
+        ["subscriber", "subscriberAsOf", "Subscriber.changes", "plans", "subscribers"],
         Permission.SUBSCRIBER_READ,
     ),
     **dict.fromkeys(
@@ -53,7 +53,16 @@ OPERATION_PERMISSIONS: dict[str, Permission] = {
         ["saveTicketDraft", "submitTicket", "resubmitTicket", "rateTicket", "discardTicketDraft"],
         Permission.TICKET_FIRST_LINE,
     ),
-    **dict.fromkeys(["answerTicket", "updateTicketArchive"], Permission.TICKET_SECOND_LINE),
+    **dict.fromkeys(
+        [
+            "answerTicket",
+            "updateTicketArchive",
+            "claimTicket",
+            "assignTicket",
+            "unassignTicket",
+        ],
+        Permission.TICKET_SECOND_LINE,
+    ),
     **dict.fromkeys(
         ["announcements", "announcement", "announcementAsOf", "announcementUpdates"],
         Permission.ANNOUNCEMENT_READ,

@@ -46,6 +46,15 @@ def test_a_connection_costs_its_page(first: str, page: int) -> None:
     ) == (1 + page + 1)
 
 
+def test_a_subscriber_search_is_a_page_like_the_others() -> None:
+    document = """{ subscribers(filter: {text: "138"}, first: 20) {
+        nodes { msisdn plan { code } changes(first: 5) { nodes { type } } }
+        pageInfo { hasNextPage } } }"""
+    plans, changes, page_info = 20, 20 * (1 + 5), 1
+    assert cost(document) == 1 + 20 + plans + changes + page_info
+    assert cost("{ subscribers { nodes { msisdn } } }") == 1 + 50  # `first` omitted: 50
+
+
 def test_nested_lists_multiply() -> None:
     document = """{ tickets(first: 2) { nodes {
         createdBy { username }
@@ -70,7 +79,10 @@ def test_statistics_cost_the_rows_a_grouping_can_produce_plus_the_days_it_reads(
     assert stats(f"proxyOperations({month}, groupBy: [PROVINCE]) {{ count }}") == 31 + 31
     one_province = f'proxyOperations({month}, groupBy: [PROVINCE], province: "GD") {{ count }}'
     assert stats(one_province) == 1 + 31
-    assert stats(f"complaintTickets({month}, groupBy: [CATEGORY, STATUS]) {{ count }}") == 20 + 31
+    # complaintTickets counts complaints only, unless given the categories to count.
+    assert stats(f"complaintTickets({month}, groupBy: [CATEGORY, STATUS]) {{ count }}") == 4 + 31
+    widened = f"complaintTickets({month}, groupBy: [CATEGORY, STATUS], categories: [FAULT, OTHER])"
+    assert stats(f"{widened} {{ count }}") == 2 * 4 + 31
     assert stats(f"ticketTimes({month}) {{ answered }}") == 31
 
 

@@ -23,6 +23,7 @@ from application.statistics.service import (
 )
 from domain.access.permissions import Role
 from domain.shared import PermissionDeniedError, ValidationError
+from domain.support.values import TicketCategory
 from infra.metrics import MAX_OPERATION_NAMES, Metrics
 from tests.subscriber_helpers import principal
 
@@ -42,9 +43,15 @@ class FakeReadModel:
         return self.grouped[:limit]
 
     def complaint_tickets(
-        self, first: date, last: date, province: str | None, dims: Any, limit: Any = None
+        self,
+        first: date,
+        last: date,
+        province: str | None,
+        dims: Any,
+        limit: Any = None,
+        categories: Any = None,
     ) -> Any:
-        self.calls.append(("tickets", first, last, province, list(dims), limit))
+        self.calls.append(("tickets", first, last, province, list(dims), limit, categories))
         return self.grouped[:limit]
 
     def ticket_times(self, first: date, last: date, province: str | None, now: Any) -> Any:
@@ -152,9 +159,12 @@ def test_a_range_and_grouping_that_can_produce_too_many_rows_are_refused_unread(
         svc.proxy_operations(ADMIN, *year, by_day_and_province)  # 365 x 31 provinces
     assert caught.value.code == "TOO_MANY_ROWS"
     assert "1000" in caught.value.message and "SPOA_STATISTICS_MAX_ROWS" in caught.value.message
-    with pytest.raises(ValidationError):
-        svc.complaint_tickets(ADMIN, *year, [TicketDimension.DAY, TicketDimension.CATEGORY])
+    by_day_and_category = [TicketDimension.DAY, TicketDimension.CATEGORY]
+    with pytest.raises(ValidationError):  # 365 days x the five categories asked for
+        svc.complaint_tickets(ADMIN, *year, by_day_and_category, categories=list(TicketCategory))
     assert rm.calls == []
+    svc.complaint_tickets(ADMIN, *year, by_day_and_category)  # complaints only: 365 rows
+    rm.calls.clear()
     # One province (asked for, or the caller's scope) is one group a day: 365 rows fit.
     svc.proxy_operations(ADMIN, *year, by_day_and_province, "GD")
     svc.proxy_operations(GD_AGENT, *year, by_day_and_province)
@@ -326,3 +336,21 @@ def test_operation_names_are_bounded_labels() -> None:
     assert names[:MAX_OPERATION_NAMES] == [f"Op{i}" for i in range(MAX_OPERATION_NAMES)]
     assert set(names[MAX_OPERATION_NAMES:]) == {"other"}
     assert metrics.operation_label("Op0") == "Op0"
+
+
+def test_complaint_tickets_count_complaints_unless_asked_for_more_categories() -> None:
+    svc, rm = service()
+    svc.complaint_tickets(ADMIN, D1, D2, [])
+    fault, complaint = TicketCategory.FAULT, TicketCategory.COMPLAINT
+    svc.complaint_tickets(ADMIN, D1, D2, [], categories=[fault, complaint, fault])
+    assert [c[6] for c in rm.calls] == [["COMPLAINT"], ["FAULT", "COMPLAINT"]]
+    with pytest.raises(ValidationError) as caught:
+        svc.complaint_tickets(ADMIN, D1, D2, [], categories=[])
+    assert caught.value.field == ["categories"]
+
+
+def test_the_categories_counted_bound_the_rows_a_grouping_by_category_can_produce() -> None:
+    dims = ["DAY", "CATEGORY"]
+    assert possible_rows(D1, D2, dims, None) == 31 * 5  # every category: the catalog
+    assert possible_rows(D1, D2, dims, None, categories=1) == 31
+    assert possible_rows(D1, D2, dims, None, categories=2) == 62

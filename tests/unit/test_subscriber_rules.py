@@ -87,10 +87,11 @@ def test_register_opens_an_active_mailbox_with_defaults(world: Any) -> None:
     content = DraftContent.clean(
         "开户", "营业厅", TicketCategory.REQUEST, TicketPriority.LOW, GD_NUMBER
     )
-    ticket = Ticket.draft(province="GD", content=content, at=datetime.now(UTC), meta=ADMIN.meta())
+    agent = PRINCIPALS["gd.agent"]  # citing the draft they are working on
+    ticket = Ticket.draft(province="GD", content=content, at=datetime.now(UTC), meta=agent.meta())
     store.save(ticket)
     result = commands.register(
-        PRINCIPALS["gd.agent"],
+        agent,
         GD_NUMBER,
         "GD",
         "PLUS_5",

@@ -4,6 +4,7 @@ Every failing case stores nothing. Runs the application service on an in-memory 
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from application.subscribers.commands import ChangeContext, SubscriberService
 from domain.shared import DomainError
 from domain.subscribers.subscriber import subscriber_id_for
 from domain.support.citation import check_citation, parse_cited_ticket
+from domain.support.sla import SlaPolicy
 from domain.support.ticket import Ticket
 from domain.support.ticket_content import DraftContent
 from domain.support.values import TicketCategory, TicketPriority
@@ -27,6 +29,7 @@ from tests.subscriber_helpers import (
     stored_event_types,
 )
 
+_numbers = itertools.count(1)
 ADMIN = PRINCIPALS["admin"]
 GD_AGENT = PRINCIPALS["gd.agent"]
 AT = datetime(2026, 11, 1, tzinfo=UTC)
@@ -40,13 +43,23 @@ def world() -> tuple[SubscriberService, MemoryCore]:
     return commands, store
 
 
-def ticket(store: MemoryCore, province: str, msisdn: str | None, discarded: bool = False) -> str:
+def ticket(
+    store: MemoryCore,
+    province: str,
+    msisdn: str | None,
+    discarded: bool = False,
+    drafted: bool = False,
+) -> str:
+    """A ticket submitted by the admin (or left a draft, or discarded)."""
     content = DraftContent.clean(
         "无法登录", "客户来电", TicketCategory.FAULT, TicketPriority.NORMAL, msisdn
     )
     draft = Ticket.draft(province=province, content=content, at=AT, meta=ADMIN.meta())
     if discarded:
         draft.discard(at=AT, meta=ADMIN.meta())
+    elif not drafted:
+        number = f"{province}-20261101-{next(_numbers):04d}"
+        draft.submit(at=AT, sla=SlaPolicy(), allocate_number=lambda: number, meta=ADMIN.meta())
     store.save(draft)
     return str(draft.id)
 
@@ -162,6 +175,17 @@ def test_a_discarded_draft_is_not_found(world: Any) -> None:
         "TICKET_NOT_FOUND",
         lambda: commands.set_companion(ADMIN, GD_NUMBER, True, cite(gone)),
     )
+
+
+def test_someone_elses_draft_is_not_found_but_the_author_may_cite_their_own(
+    world: Any,
+) -> None:
+    commands, store = world
+    draft = ticket(store, "GD", GD_NUMBER, drafted=True)  # the admin's working copy
+    fails(store, "TICKET_NOT_FOUND",
+          lambda: commands.set_companion(GD_AGENT, GD_NUMBER, True, cite(draft)))  # fmt: skip
+    commands.set_companion(ADMIN, GD_NUMBER, True, cite(draft))
+    assert cited_in_last_event(store, GD_NUMBER) == draft
 
 
 def test_a_ticket_about_another_mailbox_does_not_fit(world: Any) -> None:

@@ -79,6 +79,7 @@ class TicketMachine(RuleBasedStateMachine):
         self.model: dict[UUID, TicketState] = {}
         self.sequences: dict[UUID, TicketNumberSequence] = {}
         self.sequence_events: dict[UUID, list[Any]] = defaultdict(list)
+        self.assignees: dict[UUID, str | None] = defaultdict(lambda: None)
         self.edits = 0
 
     def _collect(self, ticket: Ticket) -> None:
@@ -124,6 +125,10 @@ class TicketMachine(RuleBasedStateMachine):
         expected = TABLE.get((before, command))
         self.edits += 1
         cal, at = POLICY.calendar, self.now
+        agent = data.draw(st.sampled_from(["vendor-1", "vendor-2"]))
+        held = self.assignees[ticket_id]
+        after = {TicketCommand.CLAIM: agent, TicketCommand.ASSIGN: agent}.get(command)
+        queue = command in (TicketCommand.CLAIM, TicketCommand.ASSIGN, TicketCommand.UNASSIGN)
         actions = {
             TicketCommand.SAVE_DRAFT: lambda: ticket.edit_draft(
                 content=DraftContent.clean(
@@ -148,6 +153,9 @@ class TicketMachine(RuleBasedStateMachine):
             TicketCommand.UPDATE_ARCHIVE: lambda: ticket.update_archive(
                 resolution=f"r{self.edits}", tags=[body] if body.strip() else [], at=at, meta=SECOND
             ),
+            TicketCommand.CLAIM: lambda: ticket.claim(by=agent, at=at, meta=SECOND),
+            TicketCommand.ASSIGN: lambda: ticket.assign(to=agent, at=at, meta=SECOND),
+            TicketCommand.UNASSIGN: lambda: ticket.unassign(at=at, meta=SECOND),
         }
         try:
             actions[command]()
@@ -155,12 +163,17 @@ class TicketMachine(RuleBasedStateMachine):
             assert expected is None, f"{command} refused in {before}"
             assert exc.state == before.value
         except NoChangeError:
-            raise AssertionError("every edit here changes something") from None
+            # Only the queue can be asked for what already holds: the same hands again.
+            assert queue and expected is not None and after == held, f"{command} no change"
+            expected = None
         except Exception as exc:  # input rules (e.g. submitting an empty draft)
             assert command is TicketCommand.SUBMIT and not (ticket.title and ticket.body), exc
         else:
             assert expected is not None, f"{command} allowed in {before}"
+            assert not queue or after != held, f"{command} changed nothing yet stored an event"
             self.model[ticket_id] = expected
+            if queue:
+                self.assignees[ticket_id] = after
         self._collect(ticket)
 
     @invariant()
@@ -176,6 +189,7 @@ class TicketMachine(RuleBasedStateMachine):
     def status_follows_the_table(self) -> None:
         for ticket_id, ticket in self.live.items():
             assert ticket.status is self.model[ticket_id]
+            assert ticket.assignee == self.assignees[ticket_id]
             assert (ticket.due_at is not None) == (ticket.status in CLOCK_RUNS_IN)
             if ticket.status not in CLOCK_RUNS_IN:
                 assert not ticket.is_overdue(self.now)

@@ -16,6 +16,7 @@ from api.graphql.base import (
     Province,
     UserError,
     bad_input,
+    consistent,
     ctx,
     first_arg,
     mutate,
@@ -139,6 +140,7 @@ class AnnouncementQuery:
         province: Province | None = None,  # type: ignore[valid-type]
         first: int | None = None,
         after: str | None = None,
+        consistent_with: int | None = None,
     ) -> AnnouncementConnection:
         c = ctx(info)
         limit = first_arg(c.container, first)
@@ -149,9 +151,11 @@ class AnnouncementQuery:
                 position = (datetime.fromisoformat(effective_from), parse_id(announcement_id))
             except (DomainError, ValueError, TypeError):
                 raise bad_input("invalid cursor") from None
+        principal, service = c.principal(), c.container.announcements
+        await consistent(service.wait_for_list(principal, province, consistent_with))
         views = await query(
-            c.container.announcements.list,
-            c.principal(),
+            service.list,
+            principal,
             active_only is not False,
             province,
             position,

@@ -121,10 +121,15 @@ class Ticket:
     rating: TicketRating | None
     version: int
     created_by_id: strawberry.Private[str]
+    assignee_id: strawberry.Private[str | None] = None
 
     @strawberry.field
     async def created_by(self, info: Info[Context, Any]) -> Account:
         return await account_of(info, self.created_by_id)
+
+    @strawberry.field(description="Who in second line works the ticket; null: nobody yet")
+    async def assignee(self, info: Info[Context, Any]) -> Account | None:
+        return None if self.assignee_id is None else await account_of(info, self.assignee_id)
 
     @strawberry.field(description="Every event of this ticket in order, with who took each step")
     async def history(
@@ -201,6 +206,7 @@ class Ticket:
             else None,
             version=v.version,
             created_by_id=v.created_by_id,
+            assignee_id=v.assignee_id,
         )
 
 
@@ -236,6 +242,16 @@ class TicketFilter:
     overdue: bool | None = None
     text: str | None = strawberry.field(
         default=None, description="Words matched in title and entries"
+    )
+    assignee: strawberry.ID | None = strawberry.field(
+        default=None, description="Tickets held by this account"
+    )
+    unassigned: bool | None = strawberry.field(
+        default=None, description="true: tickets nobody holds (the queue); false: held ones"
+    )
+    mine: bool | None = strawberry.field(
+        default=None,
+        description="true: tickets created by or assigned to the caller; false: neither",
     )
 
 

@@ -1,4 +1,5 @@
-"""GraphQL for tickets: the e-flow mutations, one ticket (now or as at a time), the list."""
+"""GraphQL for tickets: the e-flow mutations, second line's queue (claim, assign, unassign),
+one ticket (now or as at a time), the list."""
 
 from __future__ import annotations
 
@@ -63,6 +64,9 @@ def _to_filter(f: TicketFilter | None) -> Filter:
         created_to=f.created_to,
         overdue=f.overdue,
         text=f.text,
+        assignee=str(parse_id(f.assignee, "assignee")) if f.assignee is not None else None,
+        unassigned=f.unassigned,
+        mine=f.mine,
     )
 
 
@@ -228,4 +232,50 @@ class TicketMutation:
     ) -> TicketPayload:
         c = ctx(info)
         result = await mutate(c.container.tickets.discard_draft, c.principal(), parse_id(id))
+        return ticket_payload(result, c.container.clock.now())
+
+    @strawberry.mutation(
+        description="Second line's queue: the caller takes the ticket (SUBMITTED or"
+        " RESUBMITTED; a SECOND_LINE_AGENT only one nobody else holds)"
+    )
+    async def claim_ticket(
+        self, info: Info[Context, Any], id: strawberry.ID, expected_version: int | None = None
+    ) -> TicketPayload:
+        c = ctx(info)
+        result = await mutate(
+            c.container.tickets.claim, c.principal(), parse_id(id), expected_version
+        )
+        return ticket_payload(result, c.container.clock.now())
+
+    @strawberry.mutation(
+        description="Give the ticket to an enabled SECOND_LINE_AGENT (a SECOND_LINE_AGENT"
+        " only a ticket nobody holds)"
+    )
+    async def assign_ticket(
+        self,
+        info: Info[Context, Any],
+        id: strawberry.ID,
+        assignee_id: strawberry.ID,
+        expected_version: int | None = None,
+    ) -> TicketPayload:
+        c = ctx(info)
+        result = await mutate(
+            c.container.tickets.assign,
+            c.principal(),
+            parse_id(id),
+            parse_id(assignee_id, "assigneeId"),
+            expected_version,
+        )
+        return ticket_payload(result, c.container.clock.now())
+
+    @strawberry.mutation(
+        description="Put the ticket back in the queue (a SECOND_LINE_AGENT only their own)"
+    )
+    async def unassign_ticket(
+        self, info: Info[Context, Any], id: strawberry.ID, expected_version: int | None = None
+    ) -> TicketPayload:
+        c = ctx(info)
+        result = await mutate(
+            c.container.tickets.unassign, c.principal(), parse_id(id), expected_version
+        )
         return ticket_payload(result, c.container.clock.now())

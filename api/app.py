@@ -185,19 +185,24 @@ def create_app(
     container: Container,
     *,
     run_projections: bool | None = None,
+    run_webhooks: bool | None = None,
     on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     """Build the app. `on_shutdown` runs at the end of the lifespan (uvicorn re-raises the
     stopping signal after shutdown, so code after `uvicorn.run` may never run)."""
     settings = container.settings
     in_process = settings.projections_in_process if run_projections is None else run_projections
+    webhooks = settings.webhooks_in_process if run_webhooks is None else run_webhooks
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await container.waiter.start()  # consistentWith follows the projections from here
         if in_process:
             container.start_projections()
+        if webhooks:
+            container.start_webhooks()  # the dispatcher; the projection above creates deliveries
         yield
+        container.stop_webhooks()
         if container.runner is not None:
             container.runner.stop()
             container.runner = None

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from psycopg_pool import ConnectionPool
@@ -28,6 +26,11 @@ from application.subscribers.queries import PointsStanding, SubscriberQueryServi
 from application.support.announcements import AnnouncementService
 from application.support.ticket_queries import TicketQueryService
 from application.support.tickets import TicketService
+from application.webhooks.deliveries import WebhookDeliveryService
+from application.webhooks.dispatcher import Dispatcher
+from application.webhooks.endpoints import WebhookEndpointService
+from application.webhooks.payload import WebhookMessages
+from application.webhooks.sender import DispatchPolicy, SenderTools
 from domain.access.account import Account
 from infra.audit_export import AuditExporter, offline_mapper, replay_export
 from infra.audit_verify import ChainVerifier, load_anchors
@@ -38,10 +41,12 @@ from infra.event_log import PgEventLog
 from infra.metrics import Metrics
 from infra.passwords import Argon2Hasher, BoundedHasher
 from infra.schema import upgrade
-from infra.settings import Settings
+from infra.settings import Settings, load_settings
 from infra.stores import CORE_EVENTS_TABLE, FEED_EVENTS_TABLE, CoreStore, FeedStore, store_env
 from infra.support_config import sla_policy
 from infra.tokens import JwtSsoVerifier, JwtTokenService, PgJtiRegistry, SystemClock
+from infra.webhooks.adapters import WebhookAdapters
+from infra.webhooks.runner import WebhookDispatcherThread
 from projections.access import AccountsProjection, AccountsQueries
 from projections.audit.chain import AuditChainProjection
 from projections.audit.queries import AuditCheckpoints, StreamTimeline
@@ -75,6 +80,7 @@ def all_projections() -> list[Projection]:
         SupportContactsProjection(),
         AuditChainProjection(),
         StatisticsProjection(),
+        *WebhookAdapters.projections(),
     ]
 
 
@@ -232,6 +238,20 @@ class Container:
         self.metrics = Metrics(
             self.projection_status, lambda: self.runner.leading if self.runner is not None else ()
         )
+        # Webhooks: endpoints are events; the `webhooks` projection creates deliveries, the
+        # dispatcher (start_webhooks, an event loop of its own) sends them.
+        hooks = self.webhook_adapters = WebhookAdapters.build(
+            settings, self.conninfo, self.read_pool.connection
+        )
+        self.webhook_endpoints = WebhookEndpointService(
+            self.core, hooks.cipher, self.clock, hooks.read_model, self.waiter, hooks.allowed_hosts
+        )
+        deliveries = WebhookDeliveryService(self.core, self.clock, hooks.read_model, self.waiter)
+        self.webhook_deliveries = deliveries
+        self.webhook_messages = WebhookMessages(self.core_log, self.audit)
+        self.metrics.registry.register(hooks.backlog_collector())
+        self.webhook_dispatcher: WebhookDispatcherThread | None = None
+        self.webhook_runner: ProjectionRunner | None = None
 
     def upgrade(self) -> None:
         recorders = [self.core.recorder, self.feed.recorder]
@@ -245,17 +265,45 @@ class Container:
             compressed_tables=[FEED_EVENTS_TABLE],
         )
 
-    def start_projections(self) -> ProjectionRunner:
-        self.runner = ProjectionRunner(
-            self.engine,
-            self.settings.projection_poll_seconds,
-            self.settings.projection_batch_seconds,
-            auto_rebuild=self.settings.projection_auto_rebuild,
-            max_retry_seconds=self.settings.projection_retry_max_seconds,
+    def _runner(self, engine: ProjectionEngine) -> ProjectionRunner:
+        s = self.settings
+        return ProjectionRunner(
+            engine,
+            s.projection_poll_seconds,
+            s.projection_batch_seconds,
+            auto_rebuild=s.projection_auto_rebuild,
+            max_retry_seconds=s.projection_retry_max_seconds,
         )
+
+    def start_projections(self) -> ProjectionRunner:
+        self.runner = self._runner(self.engine)
         self.runner.start()
         self._start_document_sweep(self.runner)
         return self.runner
+
+    def start_webhooks(self, *, with_projection: bool = False) -> WebhookDispatcherThread:
+        """The dispatcher (its own thread and event loop); `with_projection`: also the log
+        follower creating deliveries (`spoa webhooks run`; one process leads it)."""
+        hooks = self.webhook_adapters
+        if with_projection:
+            self.webhook_runner = self._runner(hooks.follower_engine(self.engine.sources))
+            self.webhook_runner.start()
+        transport, queue = hooks.transport(), hooks.queue()
+        policy, observer = DispatchPolicy(**hooks.policy_values()), self.metrics.webhooks
+        messages, signer, cipher = self.webhook_messages.messages, hooks.signer, hooks.cipher
+        tools = SenderTools(transport, signer, cipher, messages, self.clock, policy, observer)
+        thread = hooks.dispatcher_thread(Dispatcher(queue, tools), transport, queue)
+        self.webhook_dispatcher = thread
+        thread.start()
+        return thread
+
+    def stop_webhooks(self) -> None:
+        if self.webhook_dispatcher is not None:
+            self.webhook_dispatcher.stop()
+            self.webhook_dispatcher = None
+        if self.webhook_runner is not None:
+            self.webhook_runner.stop()
+            self.webhook_runner = None
 
     def _start_document_sweep(self, runner: ProjectionRunner) -> None:
         """Sweep orphan document bytes now and then, in the process leading the faqs
@@ -290,6 +338,7 @@ class Container:
             return []
 
     def close(self) -> None:
+        self.stop_webhooks()
         if self.document_sweep is not None:
             self.document_sweep.stop()
             self.document_sweep = None
@@ -334,26 +383,6 @@ def cli_runtime() -> Runtime:
     runtime = Runtime(settings)
     runtime.container.upgrade()
     return runtime
-
-
-def load_settings() -> Settings:
-    settings = Settings()
-    if settings.dev_mode and settings.secret_key.get_secret_value() == "dev-only-secret-change-me":
-        # In dev mode keep a random secret in the data directory, so tokens survive restarts
-        # without any fixed secret ever being valid.
-        path = Path(settings.data_dir) / "dev-secret-key"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
-        settings = settings.model_copy(update={"secret_key": _secret(path.read_text().strip())})
-    return settings
-
-
-def _secret(value: str) -> Any:
-    from pydantic import SecretStr
-
-    return SecretStr(value)
 
 
 __all__ = [

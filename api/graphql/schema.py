@@ -30,6 +30,7 @@ from api.graphql.subscribers.fields import SubscriberMutation, SubscriberQuery
 from api.graphql.support.announcements import AnnouncementMutation, AnnouncementQuery
 from api.graphql.support.tickets import TicketMutation, TicketQuery
 from api.graphql.validation_cache import QueryValidationCache, ValidDocuments
+from api.graphql.webhooks.fields import WebhookMutation, WebhookQuery
 
 log = logging.getLogger("spoa.graphql")
 
@@ -43,6 +44,7 @@ Query = merge_types(
         AnnouncementQuery,
         KnowledgeQuery,
         StatisticsQuery,
+        WebhookQuery,
     ),
 )
 Mutation = merge_types(
@@ -54,6 +56,7 @@ Mutation = merge_types(
         TicketMutation,
         AnnouncementMutation,
         KnowledgeMutation,
+        WebhookMutation,
     ),
 )
 

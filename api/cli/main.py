@@ -19,6 +19,7 @@ from rich.text import Text
 from api.cli.audit import audit_app
 from api.cli.documents import documents_app
 from api.cli.ingest import ingest
+from api.cli.webhooks import webhooks_app
 from demo.loader import (
     load_demo_accounts,
     load_demo_knowledge_base,
@@ -48,6 +49,7 @@ app.command()(ingest)
 app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
 app.add_typer(demo_app, name="demo")
+app.add_typer(webhooks_app, name="webhooks")
 
 console = Console(stderr=True)
 

@@ -56,6 +56,10 @@ class HookWorld:
         (found,) = [d for d in self.deliveries() if d.event_position == position]
         return found
 
+    def attempts(self, position: int) -> int:
+        """Attempts of the delivery of this event so far (0 until it is created)."""
+        return sum(d.attempts for d in self.deliveries() if d.event_position == position)
+
     def wait_for(self, done: Callable[[], bool], timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -131,7 +131,7 @@ def test_a_connection_error_is_retried_with_its_error(database_url: str) -> None
     with webhook_world(database_url) as w:
         w.endpoint(url="http://127.0.0.1:9/nothing-listens-here")
         position = w.register(GD)
-        assert w.wait_for(lambda: w.delivery_at(position).attempts >= 2)
+        assert w.wait_for(lambda: w.attempts(position) >= 2)
         delivery = w.delivery_at(position)
     assert delivery.status == "PENDING"
     assert delivery.last_status_code is None and delivery.last_error

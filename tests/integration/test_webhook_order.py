@@ -37,7 +37,7 @@ def test_a_later_event_of_a_stream_waits_while_an_earlier_one_is_retried(
 
         # B's events all arrive, in order, while A's first one keeps failing ...
         assert w.wait_for(lambda: [p for s, p in received() if s == B] == b)
-        assert w.wait_for(lambda: w.delivery_at(a[0]).attempts >= 3)
+        assert w.wait_for(lambda: w.attempts(a[0]) >= 3)
         assert {p for s, p in received() if s == A} == {a[0]}
         assert w.delivery_at(a[1]).status == "PENDING"
         gate.set()

@@ -13,7 +13,7 @@ from infra.webhooks.metrics import WebhookBacklogCollector
 from infra.webhooks.queue import PgDeliveryQueue
 from infra.webhooks.runner import Dispatcher, WebhookDispatcherThread
 from infra.webhooks.signing import StandardWebhookSigner
-from infra.webhooks.transport import HttpxTransport
+from infra.webhooks.transport import LeanHttpTransport
 from projections.runtime.base import Projection, StoreSource
 from projections.runtime.engine import ProjectionEngine
 from projections.webhooks.projection import WebhooksProjection
@@ -64,8 +64,8 @@ class WebhookAdapters:
             "allowed_hosts": self.allowed_hosts,
         }
 
-    def transport(self) -> HttpxTransport:
-        return HttpxTransport(self.settings.webhook_concurrency)
+    def transport(self) -> LeanHttpTransport:
+        return LeanHttpTransport(self.settings.webhook_concurrency)
 
     def queue(self) -> PgDeliveryQueue:
         return PgDeliveryQueue(
@@ -73,7 +73,7 @@ class WebhookAdapters:
         )
 
     def dispatcher_thread(
-        self, dispatcher: Dispatcher, transport: HttpxTransport, queue: PgDeliveryQueue
+        self, dispatcher: Dispatcher, transport: LeanHttpTransport, queue: PgDeliveryQueue
     ) -> WebhookDispatcherThread:
         async def close() -> None:
             await transport.aclose()

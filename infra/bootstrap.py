@@ -26,11 +26,11 @@ from application.subscribers.queries import PointsStanding, SubscriberQueryServi
 from application.support.announcements import AnnouncementService
 from application.support.ticket_queries import TicketQueryService
 from application.support.tickets import TicketService
+from application.webhooks.attempt import DispatchPolicy, SenderTools
 from application.webhooks.deliveries import WebhookDeliveryService
 from application.webhooks.dispatcher import Dispatcher
 from application.webhooks.endpoints import WebhookEndpointService
 from application.webhooks.payload import WebhookMessages
-from application.webhooks.sender import DispatchPolicy, SenderTools
 from domain.access.account import Account
 from infra.audit_export import AuditExporter, offline_mapper, replay_export
 from infra.audit_verify import ChainVerifier, load_anchors

@@ -14,8 +14,9 @@ from collections.abc import Awaitable
 from typing import Any
 from uuid import UUID
 
+from application.webhooks.attempt import SenderTools
 from application.webhooks.ports import DeliveryQueue
-from application.webhooks.sender import EndpointSender, SenderTools
+from application.webhooks.sender import EndpointSender
 
 log = logging.getLogger(__name__)
 

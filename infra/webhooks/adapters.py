@@ -52,7 +52,7 @@ class WebhookAdapters:
         return ProjectionEngine(self.conninfo, self.projections(), sources, page_size)
 
     def policy_values(self) -> dict[str, Any]:
-        """The dispatcher's policy (application.webhooks.sender.DispatchPolicy), as keywords."""
+        """The dispatcher's policy (application.webhooks.attempt.DispatchPolicy), as keywords."""
         s = self.settings
         return {
             "concurrency": s.webhook_concurrency,

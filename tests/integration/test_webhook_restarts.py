@@ -74,8 +74,9 @@ def test_kill_9_mid_delivery_skips_nothing_and_resends_only_with_the_same_id(
     assert all(len(found) == 1 for found in by_id.values())  # one id, one event
     received = sorted(p for found in by_id.values() for p in found)
     assert received == sorted(positions)  # nothing skipped
-    # Sent twice only what was in flight at the kill (the subprocess sends 4 at once).
-    assert len(requests) - len(positions) <= FAST["webhook_concurrency"]
+    # Sent twice only what was in flight at the kill (4 at once) or answered but not yet
+    # recorded (outcomes are recorded together, within 50 ms): at most two rounds of 4 here.
+    assert len(requests) - len(positions) <= 2 * FAST["webhook_concurrency"]
 
 
 def test_two_dispatchers_have_one_leader_per_endpoint_and_send_everything_once(

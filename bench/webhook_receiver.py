@@ -27,6 +27,8 @@ class Received:
     ids: set[str] = field(default_factory=set)
     #: arrival time minus the event's occurredAt, per delivery (latency phase)
     latencies: list[float] = field(default_factory=list)
+    #: arrival time per event position (latency phase)
+    arrivals: dict[int, float] = field(default_factory=dict)
     verified: int = 0
     first_at: float | None = None
     last_at: float | None = None
@@ -74,8 +76,9 @@ class WebhookReceiver(asyncio.Protocol):
             Webhook(state.secret).verify(body, headers)  # the signature, as receivers check it
             state.verified += 1
         if state.record_latency:
-            occurred = json.loads(body)["data"]["occurredAt"]
-            state.latencies.append(now - datetime.fromisoformat(occurred).timestamp())
+            data = json.loads(body)["data"]
+            state.latencies.append(now - datetime.fromisoformat(data["occurredAt"]).timestamp())
+            state.arrivals[data["position"]] = now
 
 
 async def start_receiver(state: Received) -> tuple[asyncio.Server, int]:

@@ -1,9 +1,10 @@
 """A lean HTTP/1.1 client for webhook POSTs: keep-alive connections pooled per origin on the
 dispatcher's event loop, http and https, Content-Length and chunked answers.
 
-Why not httpx: its layers cost about 2.5 ms of CPU per request on this machine, a core for
-400 deliveries a second; this costs a tenth of that. It does only what a webhook needs: one
-POST with a body, no redirects (a 3xx is an answer), no cookies, no proxies, no HTTP/2. Only
+Why not httpx: its layers cost many times the CPU per request that this does (the README's
+webhooks section has the figures), and the dispatcher shares a process with the API. This
+does only what a webhook needs: one POST with a body, no redirects (a 3xx is an answer), no
+cookies, no proxies, no HTTP/2. Only
 the first KEEP_BODY_BYTES of an answer's body are kept; larger bodies are read to their end
 (so the connection stays reusable) up to MAX_DRAIN_BYTES, past which the connection closes.
 """

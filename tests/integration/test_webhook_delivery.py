@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import WebhookVerificationError
 
+from domain.webhooks.rules import AllowedHosts
 from tests.webhook_receiver import Received, Reply
 from tests.webhook_world import webhook_world
 
@@ -213,3 +214,14 @@ def test_the_timestamp_header_is_each_attempts_own(database_url: str) -> None:
     assert first.headers["webhook-signature"] != second.headers["webhook-signature"]
     assert second.verified(secret) == first.verified(secret)
     assert datetime.now(UTC).year >= 2024
+
+
+def test_a_host_no_longer_allowed_is_failed_without_being_sent(database_url: str) -> None:
+    with webhook_world(database_url, webhook_allowed_hosts="boss.example") as w:
+        # Made before the setting changed (as the service allowed then).
+        w.container.webhook_endpoints.allowed_hosts = AllowedHosts()
+        w.endpoint()
+        failed = w.wait_status(w.register(GD), "FAILED")
+        assert w.receiver.requests() == []
+    assert failed.attempts == 0 and failed.last_status_code is None
+    assert failed.last_error == "host 127.0.0.1 is not in SPOA_WEBHOOK_ALLOWED_HOSTS"

@@ -169,6 +169,7 @@ def create_app(
     container: Container,
     *,
     run_projections: bool | None = None,
+    run_webhooks: bool | None = None,
     on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     """Build the app. `on_shutdown` runs at the end of the lifespan (uvicorn re-raises the
@@ -176,6 +177,7 @@ def create_app(
     settings = container.settings
     in_process = settings.projections_in_process if run_projections is None else run_projections
     blocking.configure(settings.worker_threads)
+    webhooks = settings.webhooks_in_process if run_webhooks is None else run_webhooks
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -188,10 +190,13 @@ def create_app(
             )
         if in_process:
             container.start_projections()  # (refused, before anything runs, on a bad key)
+        if webhooks:
+            container.start_webhooks()  # the dispatcher; the projection above creates deliveries
         await container.waiter.start()  # consistentWith follows the projections from here
         await live.start()  # and so do the subscriptions
         yield
         await live.stop()
+        container.stop_webhooks()
         if container.runner is not None:
             container.runner.stop()
             container.runner = None

@@ -28,6 +28,11 @@ from application.support.announcements import AnnouncementService
 from application.support.ticket_queries import TicketQueryService
 from application.support.ticket_updates import TicketUpdates
 from application.support.tickets import TicketService
+from application.webhooks.attempt import DispatchPolicy, SenderTools
+from application.webhooks.deliveries import WebhookDeliveryService
+from application.webhooks.dispatcher import Dispatcher
+from application.webhooks.endpoints import WebhookEndpointService
+from application.webhooks.payload import WebhookMessages
 from domain.access.account import Account
 from infra.anchors import (
     AnchorKeyError,
@@ -42,52 +47,38 @@ from infra.audit_export import AuditExporter, offline_mapper, replay_export
 from infra.audit_verify import ChainVerifier, load_anchors
 from infra.blobs import PgDocumentStore
 from infra.consistency import ProjectionWaiter
-from infra.database import ConnectionParams, EmbeddedPostgres
+from infra.database import ConnectionParams
 from infra.event_log import PgEventLog
 from infra.leader_tasks import LeaderTasks
 from infra.live_feed import LiveEvent, LiveFeed
 from infra.metrics import Metrics
 from infra.passwords import Argon2Hasher, BoundedHasher
 from infra.privileges import least_privilege
+from infra.read_models import all_projections
 from infra.schema import upgrade
 from infra.settings import Settings, load_settings
 from infra.stores import CORE_EVENTS_TABLE, FEED_EVENTS_TABLE, CoreStore, FeedStore, store_env
 from infra.support_config import sla_policy
 from infra.tokens import JwtSsoVerifier, JwtTokenService, PgJtiRegistry, SystemClock
-from projections.access import AccountsProjection, AccountsQueries
-from projections.audit.chain import AuditChainProjection
+from infra.webhooks.adapters import WebhookAdapters
+from infra.webhooks.runner import WebhookDispatcherThread
+from projections.access import AccountsQueries
 from projections.audit.queries import AuditCheckpoints, StreamTimeline
-from projections.history import HistoryProjection, HistoryQueries, HistoryUsageProjection
-from projections.knowledge.contacts import SupportContactsProjection, SupportContactsQueries
-from projections.knowledge.faqs import FaqDocumentReferences, FaqQueries, FaqsProjection
-from projections.runtime.base import Projection, StoreSource
+from projections.history import HistoryQueries
+from projections.knowledge.contacts import SupportContactsQueries
+from projections.knowledge.faqs import FaqDocumentReferences, FaqQueries
+from projections.runtime.base import StoreSource
 from projections.runtime.engine import ProjectionEngine
 from projections.runtime.rebuild import Rebuilds
 from projections.runtime.runner import ProjectionRunner
 from projections.runtime.status import ProjectionStatus, failing_longer_than
-from projections.statistics.projection import StatisticsProjection, StatisticsQueries
-from projections.subscribers import SubscribersProjection, SubscriberSummaries
-from projections.support.announcements import AnnouncementsProjection, AnnouncementsQueries
-from projections.support.ticket_citations import TicketCitationsProjection, TicketCitationsQueries
-from projections.support.tickets import TicketsProjection, TicketsQueries
+from projections.statistics.projection import StatisticsQueries
+from projections.subscribers import SubscriberSummaries
+from projections.support.announcements import AnnouncementsQueries
+from projections.support.ticket_citations import TicketCitationsQueries
+from projections.support.tickets import TicketsQueries
 
 log = logging.getLogger(__name__)
-
-
-def all_projections() -> list[Projection]:
-    return [
-        AccountsProjection(),
-        HistoryProjection(),
-        HistoryUsageProjection(),
-        SubscribersProjection(),
-        TicketsProjection(),
-        TicketCitationsProjection(),
-        AnnouncementsProjection(),
-        FaqsProjection(),
-        SupportContactsProjection(),
-        AuditChainProjection(),
-        StatisticsProjection(),
-    ]
 
 
 class Container:
@@ -257,6 +248,20 @@ class Container:
         self.metrics = Metrics(
             self.projection_status, lambda: self.runner.leading if self.runner is not None else ()
         )
+        # Webhooks: endpoints are events; the `webhooks` projection creates deliveries, the
+        # dispatcher (start_webhooks, an event loop of its own) sends them.
+        hooks = self.webhook_adapters = WebhookAdapters.build(
+            settings, self.conninfo, self.read_pool.connection
+        )
+        self.webhook_endpoints = WebhookEndpointService(
+            self.core, hooks.cipher, self.clock, hooks.read_model, self.waiter, hooks.allowed_hosts
+        )
+        deliveries = WebhookDeliveryService(self.core, self.clock, hooks.read_model, self.waiter)
+        self.webhook_deliveries = deliveries
+        self.webhook_messages = WebhookMessages(self.core_log, self.audit)
+        self.metrics.registry.register(hooks.backlog_collector())
+        self.webhook_dispatcher: WebhookDispatcherThread | None = None
+        self.webhook_runner: ProjectionRunner | None = None
 
     def upgrade(self) -> None:
         """The schema step, as the schema owner; it grants the role the service runs as
@@ -294,20 +299,48 @@ class Container:
             log.warning("cannot tell the database role's privileges", exc_info=True)
             return False
 
+    def _runner(self, engine: ProjectionEngine) -> ProjectionRunner:
+        s = self.settings
+        return ProjectionRunner(
+            engine,
+            s.projection_poll_seconds,
+            s.projection_batch_seconds,
+            auto_rebuild=s.projection_auto_rebuild,
+            max_retry_seconds=s.projection_retry_max_seconds,
+        )
+
     def start_projections(self) -> ProjectionRunner:
         """The runners, and what their leaders do besides; a signing key that cannot be read
         refuses the start before anything runs."""
-        runner = ProjectionRunner(
-            self.engine,
-            self.settings.projection_poll_seconds,
-            self.settings.projection_batch_seconds,
-            auto_rebuild=self.settings.projection_auto_rebuild,
-            max_retry_seconds=self.settings.projection_retry_max_seconds,
-        )
+        runner = self._runner(self.engine)
         self.leader_tasks.start(lambda name: name in runner.leading)
         self.runner = runner
         runner.start()
         return runner
+
+    def start_webhooks(self, *, with_projection: bool = False) -> WebhookDispatcherThread:
+        """The dispatcher (its own thread and event loop); `with_projection`: also the log
+        follower creating deliveries (`spoa webhooks run`; one process leads it)."""
+        hooks = self.webhook_adapters
+        if with_projection:
+            self.webhook_runner = self._runner(hooks.follower_engine(self.engine.sources))
+            self.webhook_runner.start()
+        transport, queue = hooks.transport(), hooks.queue()
+        policy, observer = DispatchPolicy(**hooks.policy_values()), self.metrics.webhooks
+        messages, signer, cipher = self.webhook_messages.messages, hooks.signer, hooks.cipher
+        tools = SenderTools(transport, signer, cipher, messages, self.clock, policy, observer)
+        thread = hooks.dispatcher_thread(Dispatcher(queue, tools), transport, queue)
+        self.webhook_dispatcher = thread
+        thread.start()
+        return thread
+
+    def stop_webhooks(self) -> None:
+        if self.webhook_dispatcher is not None:
+            self.webhook_dispatcher.stop()
+            self.webhook_dispatcher = None
+        if self.webhook_runner is not None:
+            self.webhook_runner.stop()
+            self.webhook_runner = None
 
     def database_ready(self) -> bool:
         try:
@@ -330,50 +363,13 @@ class Container:
 
     def close(self) -> None:
         self.leader_tasks.stop()
+        self.stop_webhooks()
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
         self.read_pool.close()
         self.core.close()
         self.feed.close()
-
-
-class Runtime:
-    """A container plus the embedded database it may have started."""
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or load_settings()
-        self.embedded: EmbeddedPostgres | None = None
-        url, owner = self.settings.database_url, self.settings.database_owner_url
-        if not url:
-            # The embedded server's superuser owns the schema; the service runs as a role
-            # that cannot rewrite history, as it would in production.
-            self.embedded = EmbeddedPostgres(self.settings.data_dir)
-            owner = self.embedded.start()
-            url = self.embedded.runtime_url(owner)
-        self.database_url = url
-        self.container = Container(self.settings, url, owner)
-        self._closed = False
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self.container.close()
-        if self.embedded is not None:
-            self.embedded.stop()
-
-
-def cli_runtime() -> Runtime:
-    """What every CLI command starts with: settings, logging, the database, an up-to-date
-    schema."""
-    from infra.logging import configure_logging
-
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.log_json)
-    runtime = Runtime(settings)
-    runtime.container.upgrade()
-    return runtime
 
 
 __all__ = [
@@ -383,7 +379,6 @@ __all__ = [
     "LiveEvent",
     "LiveFeed",
     "NothingChainedError",
-    "Runtime",
     "append_anchor",
     "generate_key_pair",
     "load_anchors",

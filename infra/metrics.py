@@ -35,6 +35,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
+from infra.webhooks.metrics import WebhookInstruments
+
 log = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -250,6 +252,7 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=own,
         )
+        self.webhooks = WebhookInstruments(own)
         if self.multiprocess_dir is not None:
             MultiProcessCollector(self.registry, path=self.multiprocess_dir)
             self.registry.register(PidProcessCollector())

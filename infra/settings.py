@@ -234,6 +234,35 @@ class Settings(BaseSettings):
         description="Where the process leading the audit projection appends a signed anchor at"
         " each checkpoint (anchors.ndjson; needs SPOA_AUDIT_SIGNING_KEY)",
     )
+    webhooks_in_process: bool = Field(
+        default=True, description="Run the webhook dispatcher inside `spoa serve`"
+    )
+    webhook_concurrency: int = Field(
+        default=16,
+        ge=1,
+        description="Webhook requests in flight at once per endpoint (in the process leading it)",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10, gt=0, description="Bound on one webhook attempt (connect, send, answer)"
+    )
+    webhook_retry_initial_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="First wait before a webhook is tried again, doubling up to an hour",
+    )
+    webhook_max_attempts: int = Field(
+        default=20, ge=1, description="Attempts before a webhook delivery is DEAD"
+    )
+    webhook_rotation_grace_seconds: float = Field(
+        default=86_400,
+        ge=0,
+        description="After a secret rotation, deliveries are signed with both secrets this long",
+    )
+    webhook_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts (`*.example.com` for subdomains) and IP networks"
+        " webhook URLs may name (none: any host)",
+    )
     log_level: str = Field(default="INFO", description="Log level")
     log_json: bool = Field(default=True, description="JSON log lines")
 
@@ -245,6 +274,14 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _webhook_hosts(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            if any(c.isspace() or c in "/:@" for c in item.strip("[]")) and not _network(item):
+                raise ValueError(f"{item!r} is not a host name, *.domain or IP network")
         return value
 
     @property
@@ -290,6 +327,14 @@ class Settings(BaseSettings):
         if len(self.secret_key.get_secret_value()) < 16:
             raise ValueError("SPOA_SECRET_KEY must be at least 16 characters")
         return self
+
+
+def _network(item: str) -> bool:
+    try:
+        ipaddress.ip_network(item.strip("[]"), strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def load_settings() -> Settings:

@@ -61,6 +61,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "consistency_timeout_seconds": 5.0,
         "projection_poll_seconds": 0.2,
         "log_json": False,
+        # The webhook dispatcher runs only where a test asks for it (tests/webhook_*.py).
+        "webhooks_in_process": False,
     }
     values.update(overrides)
     return Settings(**values)

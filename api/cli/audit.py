@@ -22,9 +22,7 @@ from domain.shared import DomainError
 from infra.bootstrap import (
     AnchorKeyError,
     NothingChainedError,
-    Runtime,
     append_anchor,
-    cli_runtime,
     generate_key_pair,
     load_anchors,
     load_public_key,
@@ -32,6 +30,7 @@ from infra.bootstrap import (
     read_signed_anchors,
     replay_export,
 )
+from infra.runtime import Runtime, cli_runtime
 
 audit_app = typer.Typer(
     help="Audit: export an event store, replay a stream offline, verify the hash chain, sign"

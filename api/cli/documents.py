@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from application.knowledge.ports import SweepReport
-from infra.bootstrap import cli_runtime
+from infra.runtime import cli_runtime
 
 TIME = "%Y-%m-%d %H:%M:%S%z"
 

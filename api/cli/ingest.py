@@ -31,7 +31,7 @@ from application.history.service import IngestResult
 from domain.access.permissions import Role
 from domain.history.records import RecordKind
 from domain.shared import DomainError
-from infra.bootstrap import Runtime, cli_runtime
+from infra.runtime import Runtime, cli_runtime
 
 console = Console(stderr=True)
 

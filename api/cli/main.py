@@ -19,6 +19,7 @@ from rich.text import Text
 from api.cli.audit import audit_app
 from api.cli.documents import documents_app
 from api.cli.ingest import ingest
+from api.cli.webhooks import webhooks_app
 from demo.loader import (
     load_demo_accounts,
     load_demo_knowledge_base,
@@ -30,9 +31,10 @@ from demo.loader import (
 from demo.subscribers import DEMO_SHOWCASE
 from domain.access.permissions import Role
 from domain.shared import DomainError
-from infra.bootstrap import Runtime, cli_runtime, load_settings
+from infra.bootstrap import load_settings
 from infra.logging import configure_logging
 from infra.metrics import MULTIPROC_DIR_ENV, multiprocess_dir, release_process
+from infra.runtime import Runtime, cli_runtime
 
 app = typer.Typer(
     help="SPOA: customer-service support backend for the 139 mailbox.", no_args_is_help=True
@@ -48,6 +50,7 @@ app.command()(ingest)
 app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
 app.add_typer(demo_app, name="demo")
+app.add_typer(webhooks_app, name="webhooks")
 
 console = Console(stderr=True)
 

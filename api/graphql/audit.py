@@ -23,6 +23,8 @@ from api.graphql.base import (
     invoke,
     query,
 )
+from api.graphql.webhooks.types import WebhookDelivery, deliveries_of_event
+from domain.audit.catalogue import FEED_STREAM_TYPES
 
 
 @strawberry.type
@@ -37,6 +39,14 @@ class AuditEvent:
     ticket_id: strawberry.ID | None
     data: JSON
     actor_id: strawberry.Private[str | None]
+
+    @strawberry.field(
+        description="This event's webhook deliveries (core events; none for platform batches)"
+    )
+    async def webhook_deliveries(self, info: Info[Context, Any]) -> list[WebhookDelivery]:
+        if self.stream_type in FEED_STREAM_TYPES:
+            return []  # a feed position is no core position
+        return await deliveries_of_event(info, self.position)
 
     @strawberry.field
     async def actor(self, info: Info[Context, Any]) -> Account | None:

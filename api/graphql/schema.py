@@ -32,6 +32,7 @@ from api.graphql.support.announcements import AnnouncementMutation, Announcement
 from api.graphql.support.live import SupportSubscription
 from api.graphql.support.tickets import TicketMutation, TicketQuery
 from api.graphql.validation_cache import QueryValidationCache, ValidDocuments
+from api.graphql.webhooks.fields import WebhookMutation, WebhookQuery
 
 log = logging.getLogger("spoa.graphql")
 
@@ -46,6 +47,7 @@ Query = merge_types(
         AnnouncementQuery,
         KnowledgeQuery,
         StatisticsQuery,
+        WebhookQuery,
     ),
 )
 Mutation = merge_types(
@@ -57,6 +59,7 @@ Mutation = merge_types(
         TicketMutation,
         AnnouncementMutation,
         KnowledgeMutation,
+        WebhookMutation,
     ),
 )
 

@@ -137,7 +137,7 @@ class AuditService:
             if not topics:
                 return []
         recorded = log.feed(after_position, limit, topics)
-        return [self._entry(r) for r in recorded]
+        return [self.entry(r) for r in recorded]
 
     async def wait_for_checkpoints(self, principal: Principal, consistent_with: int | None) -> None:
         """Before `checkpoints`: until the hash chain has applied `consistent_with` (a
@@ -173,7 +173,8 @@ class AuditService:
         key = self._natural_key(stream_type, originator_id) if recorded else None
         return [to_entry(r, key or stream_id) for r in recorded]
 
-    def _entry(self, recorded: RecordedEvent) -> AuditEntry:
+    def entry(self, recorded: RecordedEvent) -> AuditEntry:
+        """An event of either store as the feeds show it, its stream named by natural key."""
         stream_type = stream_type_of_topic(recorded.topic)
         originator_id = recorded.event.originator_id
         key = self._natural_key(stream_type, originator_id)

@@ -34,6 +34,9 @@ class Permission(StrEnum):
     ACCOUNT_READ = "ACCOUNT_READ"
     ACCOUNT_MANAGE = "ACCOUNT_MANAGE"  # create, role, disable, enable, reset, revokeSessions
     AUDIT_READ = "AUDIT_READ"  # events, auditTrail, auditCheckpoints, projections
+    WEBHOOK_READ = "WEBHOOK_READ"  # webhookEndpoints, webhookDeliveries
+    WEBHOOK_MANAGE = "WEBHOOK_MANAGE"  # create, update, disable, enable, rotate the secret
+    WEBHOOK_REDELIVER = "WEBHOOK_REDELIVER"  # redeliverWebhook
 
 
 class Grant(StrEnum):
@@ -69,6 +72,9 @@ PERMISSION_TABLE: dict[Permission, dict[Role, Grant]] = {
     Permission.ACCOUNT_READ: {_SA: _Y, _AU: _Y},
     Permission.ACCOUNT_MANAGE: {_SA: _Y},
     Permission.AUDIT_READ: {_SA: _Y, _AU: _Y},
+    Permission.WEBHOOK_READ: {_SA: _Y, _SL: _Y, _AU: _Y},
+    Permission.WEBHOOK_MANAGE: {_SA: _Y},
+    Permission.WEBHOOK_REDELIVER: {_SA: _Y, _SL: _Y},
 }
 
 

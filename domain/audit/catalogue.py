@@ -16,6 +16,7 @@ from domain.subscribers.subscriber import Subscriber, subscriber_id_for
 from domain.support.announcement import Announcement
 from domain.support.numbers import TicketNumberSequence
 from domain.support.ticket import Ticket
+from domain.webhooks.endpoint import WebhookEndpoint
 
 STREAM_TYPES: dict[str, type[Aggregate]] = {
     "Account": Account,
@@ -28,6 +29,7 @@ STREAM_TYPES: dict[str, type[Aggregate]] = {
     "Announcement": Announcement,
     "Faq": Faq,
     "SupportContact": SupportContact,
+    "WebhookEndpoint": WebhookEndpoint,
 }
 
 # Stream types kept in the feed store (platform record batches); every other one is core.

@@ -95,6 +95,18 @@ OPERATION_PERMISSIONS: dict[str, Permission] = {
         ["events", "auditTrail", "auditCheckpoints", "projections", "streamStateAsOf"],
         Permission.AUDIT_READ,
     ),
+    **dict.fromkeys(["webhookEndpoints", "webhookDeliveries"], Permission.WEBHOOK_READ),
+    **dict.fromkeys(
+        [
+            "createWebhookEndpoint",
+            "updateWebhookEndpoint",
+            "disableWebhookEndpoint",
+            "enableWebhookEndpoint",
+            "rotateWebhookSecret",
+        ],
+        Permission.WEBHOOK_MANAGE,
+    ),
+    "redeliverWebhook": Permission.WEBHOOK_REDELIVER,
 }
 
 MARK_OF_GRANT = {

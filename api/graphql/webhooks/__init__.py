@@ -1,0 +1,1 @@
+"""GraphQL of the webhooks context: endpoints, deliveries, redelivery."""

@@ -1,0 +1,1 @@
+"""Webhooks: endpoints managed as events, the deliveries agents see, and the dispatcher."""

@@ -100,8 +100,7 @@ class SupportContactService:
         return run_command(lambda: self._contact(contact_id), act)
 
     def _contact(self, contact_id: UUID) -> SupportContact:
-        found: SupportContact = get_or_raise(self.store, contact_id, "contact")
-        return found
+        return get_or_raise(self.store, contact_id, SupportContact, "contact")
 
     def list(self, principal: Principal, consistent_with: int | None = None) -> list[ContactView]:
         principal.require(Permission.CONTACT_READ)

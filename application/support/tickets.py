@@ -40,8 +40,8 @@ class TicketResult:
 
 
 def load_ticket(store: Application[UUID], ticket_id: UUID) -> Ticket:
-    found = get_or_none(store, ticket_id)
-    if not isinstance(found, Ticket):
+    found = get_or_none(store, ticket_id, Ticket)
+    if found is None:
         raise NotFoundError("ticket not found", field=["id"])
     return found
 
@@ -116,7 +116,9 @@ class TicketService:
             sequences: list[Aggregate] = []
 
             def allocate() -> str:
-                found = get_or_none(self.store, sequence_id(ticket.province, local_day(now)))
+                found = get_or_none(
+                    self.store, sequence_id(ticket.province, local_day(now)), TicketNumberSequence
+                )
                 sequence = found or TicketNumberSequence.start(ticket.province, now, meta)
                 sequences.append(sequence)
                 number: str = sequence.issue(ticket.id, meta)

@@ -10,7 +10,9 @@ from typing import Any, NewType, ParamSpec, TypeVar
 import dateutil.parser
 import strawberry
 from graphql import GraphQLError
+from starlette.datastructures import UploadFile
 from strawberry.fastapi import BaseContext
+from strawberry.file_uploads import Upload
 from strawberry.schema.types.base_scalars import wrap_parser
 from strawberry.types import Info
 from strawberry.types.scalar import ScalarDefinition
@@ -148,6 +150,14 @@ def _aware(value: str) -> datetime:
     return parsed
 
 
+def _parse_upload(value: Any) -> UploadFile:
+    # Only a multipart request puts a file in a variable; a literal or a JSON value would
+    # reach the resolver as a string or a number.
+    if not isinstance(value, UploadFile):
+        raise ScalarInputError("Upload takes a file sent as a multipart request part")
+    return value
+
+
 # Custom scalars of the contract, registered on the schema config (strawberry's scalar_map).
 SCALARS: dict[object, ScalarDefinition] = {
     Province: strawberry.scalar(
@@ -161,6 +171,12 @@ SCALARS: dict[object, ScalarDefinition] = {
         description="Date with time (ISO-8601 with an offset)",
         serialize=methodcaller("isoformat"),
         parse_value=wrap_parser(_aware, "DateTime"),
+    ),
+    Upload: strawberry.scalar(
+        name="Upload",
+        description="A file, sent as a part of a multipart request",
+        serialize=lambda v: v,
+        parse_value=_parse_upload,
     ),
 }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import methodcaller
 from typing import Any, NewType, ParamSpec, TypeVar
 
@@ -147,6 +147,12 @@ def _aware(value: str) -> datetime:
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         # Compared with stored times, a naive one would fail deep inside a resolver.
         raise ValueError("a DateTime needs an offset, e.g. 2024-05-01T08:00:00+08:00 or ...Z")
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        # Before year 1 or after 9999 in UTC (0001-01-01T00:00:00+08:00): PostgreSQL would
+        # store it, and every later read of the row would fail.
+        raise ValueError("a DateTime must fall within the years 1 to 9999 in UTC") from None
     return parsed
 
 

@@ -1,7 +1,8 @@
 """A bounded fuzz of the whole GraphQL API with schemathesis, which reads the schema by
 introspection, as the demo admin and as a province agent, in process: no 5xx, no
 INTERNAL_SERVER_ERROR, nothing that is not a GraphQL answer, and every event the fuzz stored
-projected. Select it with `-m fuzz`; hunt longer with SPOA_FUZZ_EXAMPLES and SPOA_FUZZ_SEED.
+projected. Select it with `-m fuzz`. A longer hunt (some minutes):
+SPOA_FUZZ_EXAMPLES=50 SPOA_FUZZ_SEED=7 pytest -m fuzz -s --timeout=0
 
 Left out, as they would stop the fuzz going on as the same caller: `logout` and
 `revokeSessions` (they end sessions) and `changeMyPassword` (the caller's own password).

@@ -20,6 +20,7 @@ class Versioned(Protocol):
 
 
 T = TypeVar("T")
+K = TypeVar("K")
 # What a command loads: an aggregate, or None where it may not exist yet (version 0).
 A = TypeVar("A", bound=Versioned | None)
 
@@ -33,17 +34,22 @@ def save(store: Application[UUID], *aggregates: Any) -> int:
     return int(notification.id)
 
 
-def get_or_none(store: Application[UUID], aggregate_id: UUID, *, read_only: bool = False) -> Any:
-    """The aggregate, or None. `read_only`: the caller never mutates it, so a cached instance
-    may be handed out as is, without a copy."""
+def get_or_none(
+    store: Application[UUID], aggregate_id: UUID, kind: type[K], *, read_only: bool = False
+) -> K | None:
+    """The aggregate of `kind` with this id, or None. Every aggregate type shares the store,
+    so an id a client sent may name an aggregate of another kind: that is none of `kind`.
+    `read_only`: the caller never mutates it, so a cached instance may be handed out as is,
+    without a copy."""
     try:
-        return store.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
+        found: object = store.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
     except AggregateNotFoundError:
         return None
+    return found if isinstance(found, kind) else None
 
 
-def get_or_raise(store: Application[UUID], aggregate_id: UUID, what: str) -> Any:
-    aggregate = get_or_none(store, aggregate_id)
+def get_or_raise(store: Application[UUID], aggregate_id: UUID, kind: type[K], what: str) -> K:
+    aggregate = get_or_none(store, aggregate_id, kind)
     if aggregate is None:
         raise NotFoundError(f"{what} not found")
     return aggregate

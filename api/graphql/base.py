@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import methodcaller
 from typing import Any, NewType, ParamSpec, TypeVar
 
 import dateutil.parser
 import strawberry
 from graphql import GraphQLError
+from starlette.datastructures import UploadFile
 from strawberry.fastapi import BaseContext
+from strawberry.file_uploads import Upload
 from strawberry.schema.types.base_scalars import wrap_parser
 from strawberry.types import Info
 from strawberry.types.scalar import ScalarDefinition
@@ -161,7 +163,21 @@ def _aware(value: str) -> datetime:
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         # Compared with stored times, a naive one would fail deep inside a resolver.
         raise ValueError("a DateTime needs an offset, e.g. 2024-05-01T08:00:00+08:00 or ...Z")
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        # Before year 1 or after 9999 in UTC (0001-01-01T00:00:00+08:00): PostgreSQL would
+        # store it, and every later read of the row would fail.
+        raise ValueError("a DateTime must fall within the years 1 to 9999 in UTC") from None
     return parsed
+
+
+def _parse_upload(value: Any) -> UploadFile:
+    # Only a multipart request puts a file in a variable; a literal or a JSON value would
+    # reach the resolver as a string or a number.
+    if not isinstance(value, UploadFile):
+        raise ScalarInputError("Upload takes a file sent as a multipart request part")
+    return value
 
 
 # Custom scalars of the contract, registered on the schema config (strawberry's scalar_map).
@@ -177,6 +193,12 @@ SCALARS: dict[object, ScalarDefinition] = {
         description="Date with time (ISO-8601 with an offset)",
         serialize=methodcaller("isoformat"),
         parse_value=wrap_parser(_aware, "DateTime"),
+    ),
+    Upload: strawberry.scalar(
+        name="Upload",
+        description="A file, sent as a part of a multipart request",
+        serialize=lambda v: v,
+        parse_value=_parse_upload,
     ),
 }
 

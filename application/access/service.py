@@ -122,8 +122,7 @@ class AccessService:
     def _account_named(self, username: str) -> Account | None:
         if not USERNAME_RE.fullmatch(username):
             return None  # no such account can exist: not worth a read
-        found: Account | None = get_or_none(self.store, account_id_for(username))
-        return found
+        return get_or_none(self.store, account_id_for(username), Account)
 
     def _open_session(
         self, account_id: UUID, now: datetime, channel: str, meta: ChangeMeta
@@ -169,7 +168,7 @@ class AccessService:
         claims = self.tokens.decode(token)
         if claims is None:
             raise UnauthenticatedError("invalid or expired token")
-        account = get_or_none(self.store, claims.account_id, read_only=True)
+        account = get_or_none(self.store, claims.account_id, Account, read_only=True)
         if account is None or not account.enabled:
             raise UnauthenticatedError("account unknown or disabled")
         if account.security_stamp != claims.security_stamp:
@@ -211,14 +210,14 @@ class AccessService:
     # ------------------------------------------------------------------ own account
     def me(self, principal: Principal) -> Account:
         principal.require(Permission.SELF_SERVICE)
-        account: Account = get_or_raise(self.store, principal.account_id, "account")
+        account: Account = get_or_raise(self.store, principal.account_id, Account, "account")
         return account
 
     def change_my_password(
         self, principal: Principal, current_password: str, new_password: str
     ) -> AccountResult:
         principal.require(Permission.SELF_SERVICE)
-        account: Account = get_or_raise(self.store, principal.account_id, "account")
+        account: Account = get_or_raise(self.store, principal.account_id, Account, "account")
         if not self.hasher.verify(account.password_hash, current_password):
             raise InvalidCredentialsError(
                 "the current password is wrong", field=["currentPassword"]
@@ -274,12 +273,12 @@ class AccessService:
             )
             pending: list[Any] = [account]
             if role is Role.SUPER_ADMIN:
-                roster = get_or_none(self.store, ROSTER_ID) or SuperAdminRoster()
+                roster = get_or_none(self.store, ROSTER_ID, SuperAdminRoster) or SuperAdminRoster()
                 roster.add(account.id)
                 pending.append(roster)
             return AccountResult(account, save(self.store, *pending))
 
-        return run_command(lambda: get_or_none(self.store, account_id_for(username)), act)
+        return run_command(lambda: get_or_none(self.store, account_id_for(username), Account), act)
 
     def change_role(
         self,
@@ -325,7 +324,7 @@ class AccessService:
         self, principal: Principal, account_id: UUID, new_password: str
     ) -> AccountResult:
         principal.require(Permission.ACCOUNT_MANAGE)
-        account: Account = get_or_raise(self.store, account_id, "account")
+        account: Account = get_or_raise(self.store, account_id, Account, "account")
         validate_password(new_password, account.username, field="newPassword")
         new_hash = self.hasher.hash(new_password)
 
@@ -336,14 +335,13 @@ class AccessService:
         return run_command(lambda: self._account(account_id), act)
 
     def _account(self, account_id: UUID) -> Account:
-        account: Account = get_or_raise(self.store, account_id, "account")
-        return account
+        return get_or_raise(self.store, account_id, Account, "account")
 
     def _save_with_roster(self, account: Account, was_admin: bool, is_admin: bool) -> int:
         """Save the account, and the super-admin roster in the same transaction if it moved."""
         if was_admin == is_admin:
             return save(self.store, account)
-        roster = get_or_none(self.store, ROSTER_ID) or SuperAdminRoster()
+        roster = get_or_none(self.store, ROSTER_ID, SuperAdminRoster) or SuperAdminRoster()
         if is_admin:
             roster.add(account.id)
         else:
@@ -354,13 +352,11 @@ class AccessService:
     def account(self, principal: Principal, account_id: UUID) -> Account | None:
         if principal.account_id != account_id:
             principal.require(Permission.ACCOUNT_READ)
-        found: Account | None = get_or_none(self.store, account_id)
-        return found
+        return get_or_none(self.store, account_id, Account)
 
     def actor_account(self, account_id: UUID) -> Account | None:
         """The account behind an event's actor; whoever may see the event may see who did it."""
-        found: Account | None = get_or_none(self.store, account_id)
-        return found
+        return get_or_none(self.store, account_id, Account)
 
     async def wait_for_accounts(self, principal: Principal, consistent_with: int | None) -> None:
         """Before `list_accounts`: who may not list is refused at once; else wait until the

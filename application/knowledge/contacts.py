@@ -101,8 +101,7 @@ class SupportContactService:
         return run_command(lambda: self._contact(contact_id), act)
 
     def _contact(self, contact_id: UUID) -> SupportContact:
-        found: SupportContact = get_or_raise(self.store, contact_id, "contact")
-        return found
+        return get_or_raise(self.store, contact_id, SupportContact, "contact")
 
     async def wait_for_list(self, principal: Principal, consistent_with: int | None) -> None:
         """Before `list`, for a caller who may read contacts: until the contacts read model

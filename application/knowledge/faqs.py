@@ -181,8 +181,7 @@ class KnowledgeService:
         return run_command(lambda: self._faq(faq_id), act)
 
     def _faq(self, faq_id: UUID) -> Faq:
-        faq: Faq = get_or_raise(self.store, faq_id, "FAQ")
-        return faq
+        return get_or_raise(self.store, faq_id, Faq, "FAQ")
 
     # ------------------------------------------------------------------ documents
     def attach_document(
@@ -265,7 +264,7 @@ class KnowledgeService:
     def faq(self, principal: Principal, faq_id: UUID) -> FaqView | None:
         """The current FAQ, or None when there is none or it was removed."""
         principal.require(Permission.FAQ_READ)
-        faq: Faq | None = get_or_none(self.store, faq_id)
+        faq = get_or_none(self.store, faq_id, Faq)
         if faq is None or faq.removed:
             return None
         return FaqView.of(faq)

@@ -87,8 +87,8 @@ class SubscriberService:
         cited = meta.ticket_id
         if cited is None:
             return
-        ticket = get_or_none(self.store, UUID(cited))
-        if not isinstance(ticket, Ticket):
+        ticket = get_or_none(self.store, UUID(cited), Ticket)
+        if ticket is None:
             raise ticket_not_found()
         try:
             principal.require_in_province(Permission.TICKET_READ, ticket.province)
@@ -99,7 +99,7 @@ class SubscriberService:
         check_citation(ticket, msisdn, province)
 
     def _load(self, msisdn: str) -> Subscriber:
-        subscriber: Subscriber | None = get_or_none(self.store, subscriber_id_for(msisdn))
+        subscriber = get_or_none(self.store, subscriber_id_for(msisdn), Subscriber)
         if subscriber is None:
             raise SubscriberNotFoundError(f"no mailbox for {msisdn}", field=["msisdn"])
         return subscriber
@@ -148,7 +148,7 @@ class SubscriberService:
 
         def load() -> Subscriber | None:
             self._check_cited_ticket(principal, meta, msisdn, province)
-            existing: Subscriber | None = get_or_none(self.store, subscriber_id_for(msisdn))
+            existing = get_or_none(self.store, subscriber_id_for(msisdn), Subscriber)
             if existing is not None:
                 # The old mailbox's province must be ours too: its history stays on the stream.
                 principal.require_in_province(Permission.PROXY_SETTING, existing.province)
@@ -283,7 +283,7 @@ class SubscriberService:
             subscriber.set_alias(alias, now, meta)
             changed: list[Any] = self._release(previous, subscriber, now, meta)
             if alias is not None:
-                existing: AliasClaim | None = get_or_none(self.store, alias_claim_id_for(alias))
+                existing = get_or_none(self.store, alias_claim_id_for(alias), AliasClaim)
                 holder = subscriber.id
                 changed.append(claim_alias(existing, alias, holder, subscriber.msisdn, now, meta))
             return changed
@@ -295,7 +295,7 @@ class SubscriberService:
     ) -> list[Any]:
         if alias is None:
             return []
-        claim: AliasClaim | None = get_or_none(self.store, alias_claim_id_for(alias))
+        claim = get_or_none(self.store, alias_claim_id_for(alias), AliasClaim)
         if claim is None:
             return []
         claim.release(subscriber.id, at, meta)

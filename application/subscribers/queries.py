@@ -56,7 +56,7 @@ class SubscriberQueryService:
         """The mailbox as it is now; None for a number that never had one."""
         principal.require(Permission.SUBSCRIBER_READ)
         validate_msisdn(msisdn)
-        subscriber: Subscriber | None = get_or_none(self.store, subscriber_id_for(msisdn))
+        subscriber = get_or_none(self.store, subscriber_id_for(msisdn), Subscriber)
         if subscriber is not None:
             principal.require_in_province(Permission.SUBSCRIBER_READ, subscriber.province)
         return subscriber

@@ -179,8 +179,8 @@ class AnnouncementService:
         return run_command(lambda: self._load(announcement_id), act)
 
     def _load(self, announcement_id: UUID) -> Announcement:
-        found = get_or_none(self.store, announcement_id)
-        if not isinstance(found, Announcement):
+        found = get_or_none(self.store, announcement_id, Announcement)
+        if found is None:
             raise NotFoundError("announcement not found", field=["id"])
         return found
 
@@ -240,8 +240,8 @@ class AnnouncementService:
 
     def get(self, principal: Principal, announcement_id: UUID) -> AnnouncementView | None:
         principal.require(_READ)
-        found = get_or_none(self.store, announcement_id)
-        if not isinstance(found, Announcement):
+        found = get_or_none(self.store, announcement_id, Announcement)
+        if found is None:
             return None
         return announcement_view(found, self.clock.now())
 

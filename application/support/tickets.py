@@ -44,8 +44,8 @@ class TicketResult:
 
 
 def load_ticket(store: Application[UUID], ticket_id: UUID) -> Ticket:
-    found = get_or_none(store, ticket_id)
-    if not isinstance(found, Ticket):
+    found = get_or_none(store, ticket_id, Ticket)
+    if found is None:
         raise NotFoundError("ticket not found", field=["id"])
     return found
 
@@ -120,7 +120,9 @@ class TicketService:
             sequences: list[Aggregate] = []
 
             def allocate() -> str:
-                found = get_or_none(self.store, sequence_id(ticket.province, local_day(now)))
+                found = get_or_none(
+                    self.store, sequence_id(ticket.province, local_day(now)), TicketNumberSequence
+                )
                 sequence = found or TicketNumberSequence.start(ticket.province, now, meta)
                 sequences.append(sequence)
                 number: str = sequence.issue(ticket.id, meta)
@@ -230,7 +232,7 @@ class TicketService:
         """Give the ticket to an enabled SECOND_LINE_AGENT (INVALID_ASSIGNEE otherwise)."""
 
         def act(ticket: Ticket, now: datetime, meta: ChangeMeta) -> None:
-            account = get_or_none(self.store, assignee_id, read_only=True)
+            account = get_or_none(self.store, assignee_id, Account, read_only=True)
             if not isinstance(account, Account):
                 raise InvalidAssigneeError("no such account", field=["assigneeId"])
             check_assignee(account.role, account.enabled)

@@ -147,7 +147,10 @@ class WebhookDeliveryService:
             return DeliveryResult(queued, position)
 
         return run_command(
-            lambda: get_or_raise(self.store, current.endpoint.id, "webhook endpoint"), act
+            lambda: get_or_raise(
+                self.store, current.endpoint.id, WebhookEndpoint, "webhook endpoint"
+            ),
+            act,
         )
 
 

@@ -24,7 +24,6 @@ from application.ports import Clock, ReadModelWaiter
 from application.unit_of_work import get_or_raise, run_command, save
 from application.webhooks.ports import SecretCipher, WebhookReadModel
 from domain.access.permissions import Permission
-from domain.shared import NotFoundError
 from domain.webhooks.endpoint import WebhookEndpoint
 from domain.webhooks.event_types import deliverable_event_types
 from domain.webhooks.rules import AllowedHosts, EndpointSubscription
@@ -171,10 +170,7 @@ class WebhookEndpointService:
         return run_command(lambda: self._endpoint(endpoint_id), act)
 
     def _endpoint(self, endpoint_id: UUID) -> WebhookEndpoint:
-        found = get_or_raise(self.store, endpoint_id, "webhook endpoint")
-        if not isinstance(found, WebhookEndpoint):  # the id of another kind of aggregate
-            raise NotFoundError("webhook endpoint not found")
-        return found
+        return get_or_raise(self.store, endpoint_id, WebhookEndpoint, "webhook endpoint")
 
     async def wait_for_list(self, principal: Principal, consistent_with: int | None) -> None:
         principal.require(Permission.WEBHOOK_READ)

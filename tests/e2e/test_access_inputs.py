@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from domain.access.account import ROSTER_ID
 from tests.e2e.access_world import World, open_world
 from tests.helpers import PASSWORD, error_codes
 
@@ -218,6 +219,22 @@ CASES = [
         {"id": str(uuid.uuid4())},
         user_error="NOT_FOUND",
     ),
+    # Every kind of record shares the event store: an id of another kind (here the roster of
+    # super admins) is no account, not a crash (the GraphQL fuzz found these).
+    *(
+        Bad(
+            f"an id of another kind of record ({name})",
+            "mutation($id: ID!) { " + call + " { " + PAYLOAD + " } }",
+            {"id": str(ROSTER_ID)},
+            user_error="NOT_FOUND",
+        )
+        for name, call in [
+            ("disable", "disableAccount(id: $id)"),
+            ("enable", "enableAccount(id: $id)"),
+            ("role", "changeAccountRole(id: $id, role: VIEWER)"),
+            ("reset", 'resetAccountPassword(id: $id, newPassword: "a-new-password-2")'),
+        ]
+    ),
     Bad(
         "enable an enabled account",
         "mutation($id: ID!) { enableAccount(id: $id) { " + PAYLOAD + " } }",
@@ -261,6 +278,13 @@ def test_bad_input_is_refused_and_changes_nothing(world: World, case: Bad) -> No
     if case.field is not None:
         assert payload["userErrors"][0]["field"] == case.field
     assert payload["userErrors"][0]["message"]
+
+
+def test_an_id_of_another_kind_of_record_reads_as_no_account(world: World) -> None:
+    result = world.gql(
+        "query($id: ID!) { account(id: $id) { username } }", {"id": str(ROSTER_ID)}, "admin"
+    )
+    assert result == {"data": {"account": None}}
 
 
 def test_oversize_body_is_refused_before_parsing(world: World) -> None:

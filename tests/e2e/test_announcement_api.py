@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from tests.helpers import GraphQL, error_codes
 
 PAYLOAD = (
@@ -141,3 +143,23 @@ def test_announcement_pages(gql: GraphQL, container: Any) -> None:
             break
         after = result["pageInfo"]["endCursor"]
     assert seen == [f"公告{n}" for n in reversed(range(5))]
+
+
+@pytest.mark.parametrize(
+    "moment", ["0001-01-01T00:00:00+00:01", "9999-12-31T23:30:00-01:00"], ids=["year 0", "10000"]
+)
+def test_a_time_outside_years_1_to_9999_in_utc_is_bad_input(
+    gql: GraphQL, container: Any, moment: str
+) -> None:
+    """Found by the GraphQL fuzz: stored, such a time could not be read back, so every list of
+    announcements failed from then on (INTERNAL_SERVER_ERROR)."""
+    for field in ("effectiveFrom", "effectiveUntil"):
+        data = {"title": "t", "body": "b", "severity": "INFO", field: moment}
+        result = gql(
+            "mutation($i: AnnouncementInput!) { publishAnnouncement(input: $i) { position } }",
+            {"i": data},
+            as_user="admin",
+        )
+        assert error_codes(result) == ["BAD_USER_INPUT"], result
+    container.engine.catch_up("announcements")
+    assert titles(gql, "viewer", "(activeOnly: false)") == []

@@ -90,3 +90,15 @@ def test_invalid_details_are_user_errors_and_store_nothing(world: World) -> None
 def test_a_malformed_id_is_bad_input(world: World) -> None:
     result = world.gql(UPSERT, {"id": "nope", "i": {"name": "x"}}, as_user="second")
     assert error_codes(result) == ["BAD_USER_INPUT"]
+
+
+def test_an_id_of_another_kind_of_record_is_no_contact(world: World) -> None:
+    """Found by the GraphQL fuzz: an account's id (every kind of record shares the event
+    store) loaded the account and failed on it (INTERNAL_SERVER_ERROR)."""
+    head = world.head()
+    account_id = str(world.admin.account_id)
+    updated = upsert(world, {"name": "x"}, account_id)
+    assert [e["code"] for e in updated["userErrors"]] == ["NOT_FOUND"]
+    removed = world.gql(REMOVE, {"id": account_id}, as_user="second")
+    assert removed["data"]["removeSupportContact"]["userErrors"] == [{"code": "NOT_FOUND"}]
+    assert world.head() == head

@@ -136,6 +136,24 @@ def test_remove_hides_the_faq_from_search_and_lookup(world: World) -> None:
     assert again["userErrors"] == [{"code": "FAQ_REMOVED"}]
 
 
+def test_an_id_of_another_kind_of_record_is_no_faq(world: World) -> None:
+    """Found by the GraphQL fuzz: an account's id (every kind of record shares the event
+    store) loaded the account and failed on it (INTERNAL_SERVER_ERROR)."""
+    head, account_id = world.head(), str(world.admin.account_id)
+    data = {"title": "t", "body": "b", "category": "c"}
+    revised = world.gql(REVISE, {"id": account_id, "i": data}, as_user="admin")
+    assert revised["data"]["reviseFaq"]["userErrors"] == [{"code": "NOT_FOUND", "field": None}]
+    removed = world.gql(
+        "mutation($id: ID!) { removeFaq(id: $id) { userErrors { code } } }",
+        {"id": account_id},
+        as_user="admin",
+    )
+    assert removed["data"]["removeFaq"]["userErrors"] == [{"code": "NOT_FOUND"}]
+    found = world.gql("query($id: ID!) { faq(id: $id) { id } }", {"id": account_id}, "viewer")
+    assert found == {"data": {"faq": None}}
+    assert world.head() == head
+
+
 def test_invalid_input_is_a_user_error_and_stores_nothing(world: World) -> None:
     head = world.head()
     result = create(world, "   ")

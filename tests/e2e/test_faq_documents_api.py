@@ -206,3 +206,28 @@ def test_roles_without_faq_edit_cannot_upload(world: World) -> None:
         response = upload(world.client, faq_id, "a.pdf", PDF_BYTES, token(world, user))
         assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN", user
     assert stored(world) == before
+
+
+@pytest.mark.parametrize(
+    ("document", "variables"),
+    [
+        ('mutation($f: ID!) { attachFaqDocument(faqId: $f, file: "a.pdf") { position } }', {}),
+        ("mutation($f: ID!) { attachFaqDocument(faqId: $f, file: true) { position } }", {}),
+        (
+            "mutation($f: ID!, $file: Upload!) { attachFaqDocument(faqId: $f, file: $file)"
+            " { position } }",
+            {"file": {"filename": "a.pdf"}},
+        ),
+    ],
+    ids=["string literal", "boolean literal", "json variable"],
+)
+def test_a_file_that_is_not_a_multipart_part_is_bad_input(
+    world: World, document: str, variables: dict[str, Any]
+) -> None:
+    """Found by the GraphQL fuzz: an inline value reached the resolver as a string or a
+    number and failed there (INTERNAL_SERVER_ERROR)."""
+    faq_id = new_faq(world)
+    before, head = stored(world), world.head()
+    result = world.gql(document, {"f": faq_id, **variables}, as_user="second")
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["BAD_USER_INPUT"], result
+    assert stored(world) == before and world.head() == head

@@ -45,7 +45,8 @@ from infra.tokens import JwtSsoVerifier, JwtTokenService, PgJtiRegistry, SystemC
 from projections.access import AccountsProjection, AccountsQueries
 from projections.audit.chain import AuditChainProjection
 from projections.audit.queries import AuditCheckpoints, StreamTimeline
-from projections.history import HistoryProjection, HistoryQueries, HistoryUsageProjection
+from projections.history import HistoryProjection, HistoryUsageProjection
+from projections.history_queries import HistoryQueries
 from projections.knowledge.contacts import SupportContactsProjection, SupportContactsQueries
 from projections.knowledge.faqs import FaqDocumentReferences, FaqQueries, FaqsProjection
 from projections.runtime.base import Projection, StoreSource
@@ -175,7 +176,9 @@ class Container:
         # pointsBalance and level come from the history context's points read model.
         history = self.history
         self.subscriber_queries = SubscriberQueryService(
-            self.core, self.core_log, lambda msisdn: PointsStanding(*history.points(msisdn))
+            self.core,
+            self.core_log,
+            lambda msisdn, window: PointsStanding(*history.points(msisdn, window=window)),
         )
         self.subscriber_summaries = SubscriberSummaries(self.read_pool.connection)
         self.tickets = TicketService(self.core, self.clock, sla_policy(settings))

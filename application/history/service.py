@@ -20,6 +20,7 @@ from domain.access.permissions import Permission
 from domain.history.batch import PlatformBatch, batch_id_for, validate_batch_key
 from domain.history.records import RecordKind
 from domain.shared import DomainError
+from domain.subscribers.periods import PeriodWindow, Span
 
 HISTORY_PROJECTION = "history"
 USAGE_PROJECTION = "history_usage"
@@ -35,20 +36,25 @@ class IngestResult:
 
 
 class HistoryReadModel(Protocol):
+    """The history read models; `spans` are the record times a read may cover (None: all)."""
+
     def page(
         self,
         kind: RecordKind,
         msisdn: str,
-        start: datetime | None,
-        end: datetime | None,
+        spans: Sequence[Span] | None,
         after: tuple[str, int, int] | None,
         limit: int,
         channel: str | None = None,
     ) -> list[dict[str, Any]]: ...
 
-    def usage_counts(self, msisdn: str, first_day: date, last_day: date) -> dict[str, int]: ...
+    def usage_counts(
+        self, msisdn: str, first_day: date, last_day: date, spans: Sequence[Span] | None
+    ) -> dict[str, int]: ...
 
     def points(self, msisdns: Sequence[str]) -> dict[str, tuple[int, int]]: ...
+
+    def points_within(self, msisdn: str, spans: Sequence[Span]) -> tuple[int, int] | None: ...
 
 
 class HistoryService:
@@ -155,12 +161,20 @@ class HistoryService:
         await wait_until_applied(self.waiter, [HISTORY_PROJECTION], consistent_with)
 
     async def wait_for_usage_counts(
-        self, first_day: date, last_day: date, consistent_with: int | None
+        self,
+        first_day: date,
+        last_day: date,
+        consistent_with: int | None,
+        window: PeriodWindow,
     ) -> None:
         """Before `usage_counts`: a bad range is refused at once, else wait until the daily
-        counts have applied the feed position."""
+        counts (and, where a period boundary cuts a day, the records) have applied the feed
+        position."""
         _check_range(first_day, last_day)
-        await wait_until_applied(self.waiter, [USAGE_PROJECTION], consistent_with)
+        projections = [USAGE_PROJECTION]
+        if not window.everything:
+            projections.append(HISTORY_PROJECTION)
+        await wait_until_applied(self.waiter, projections, consistent_with)
 
     def records(
         self,
@@ -171,17 +185,28 @@ class HistoryService:
         after: tuple[str, int, int] | None,
         limit: int,
         channel: str | None = None,
+        *,
+        window: PeriodWindow,
     ) -> list[dict[str, Any]]:
-        """One page, newest first. The caller already resolved (and authorised) the subscriber."""
-        return self.read_model.page(kind, msisdn, start, end, after, limit, channel)
+        """One page, newest first, of the records in [start, end) within the window. The
+        caller already resolved (and authorised) the subscriber and its window."""
+        spans = window.clip(start, end)
+        if spans == ():
+            return []
+        return self.read_model.page(kind, msisdn, spans, after, limit, channel)
 
-    def usage_counts(self, msisdn: str, first_day: date, last_day: date) -> dict[str, int]:
+    def usage_counts(
+        self, msisdn: str, first_day: date, last_day: date, *, window: PeriodWindow
+    ) -> dict[str, int]:
         _check_range(first_day, last_day)
-        return self.read_model.usage_counts(msisdn, first_day, last_day)
+        return self.read_model.usage_counts(msisdn, first_day, last_day, window.spans)
 
-    def points(self, msisdn: str) -> tuple[int, int]:
-        """(balance, level) from the subscriber's latest points record; (0, 0) when none."""
-        return self.read_model.points([msisdn]).get(msisdn, (0, 0))
+    def points(self, msisdn: str, *, window: PeriodWindow) -> tuple[int, int]:
+        """(balance, level) from the subscriber's latest points record within the window;
+        (0, 0) when none."""
+        if window.spans is None:
+            return self.read_model.points([msisdn]).get(msisdn, (0, 0))
+        return self.read_model.points_within(msisdn, window.spans) or (0, 0)
 
 
 def _check_range(first_day: date, last_day: date) -> None:

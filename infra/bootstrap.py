@@ -35,6 +35,7 @@ from infra.blobs import PeriodicDocumentSweep, PgDocumentStore
 from infra.consistency import ProjectionWaiter
 from infra.database import ConnectionParams, EmbeddedPostgres
 from infra.event_log import PgEventLog
+from infra.feed_keys import PgRecordKeyIndex
 from infra.metrics import Metrics
 from infra.passwords import Argon2Hasher, BoundedHasher
 from infra.schema import upgrade
@@ -170,6 +171,7 @@ class Container:
             self.feed_log,
             HistoryQueries(self.read_pool.connection),
             self.waiter,
+            PgRecordKeyIndex(self.feed.recorder.datastore),
             max_records=settings.ingest_max_records,
         )
         self.subscribers = SubscriberService(self.core, self.hasher, self.clock)

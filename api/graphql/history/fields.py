@@ -213,6 +213,11 @@ class IngestPayload:
     duplicate: bool
     position: int | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+    duplicate_records: int = strawberry.field(
+        default=0,
+        description="Records of this batch not stored because a batch had stored them before"
+        " (a record is identified by source, kind and sourceRecordId)",
+    )
 
 
 def ingest_errors(result: IngestResult) -> list[UserError]:
@@ -257,4 +262,5 @@ class HistoryMutation:
             duplicate=result.duplicate,
             position=result.position,
             user_errors=ingest_errors(result),
+            duplicate_records=result.duplicate_records,
         )

@@ -107,7 +107,7 @@ class Subscriber(SubscriberHistory):
     aggregate: strawberry.Private[Any]
     # Per request: the points standing per allPeriods value, and the periods, read once
     # however many fields need them (fields resolve concurrently: the read is shared).
-    points_cache: strawberry.Private[dict[bool, PointsStanding] | None] = None
+    points_cache: strawberry.Private[dict[bool, asyncio.Future[PointsStanding]] | None] = None
     periods_read: strawberry.Private[asyncio.Future[SubscriberPeriods] | None] = None
 
     @classmethod
@@ -160,12 +160,17 @@ class Subscriber(SubscriberHistory):
         if self.points_cache is None:
             self.points_cache = {}
         if all_periods not in self.points_cache:
-            c = ctx(info)
-            window = await self.period_window(info, all_periods)
-            self.points_cache[all_periods] = await query(
-                c.container.subscriber_queries.points, c.principal(), self.aggregate, window
+            self.points_cache[all_periods] = asyncio.ensure_future(
+                self._read_points(info, all_periods)
             )
-        return self.points_cache[all_periods]
+        return await self.points_cache[all_periods]
+
+    async def _read_points(self, info: Info[Context, Any], all_periods: bool) -> PointsStanding:
+        c = ctx(info)
+        window = await self.period_window(info, all_periods)
+        return await query(
+            c.container.subscriber_queries.points, c.principal(), self.aggregate, window
+        )
 
     @strawberry.field
     async def points_balance(

@@ -1,7 +1,10 @@
 """Bulk ingestion: `POST /ingest/{kind}?source=S&batchId=B` with an NDJSON body, streamed.
 
 The body is parsed and validated chunk by chunk as it arrives (never read whole into memory
-twice); the batch then goes through the same application path as the GraphQL mutation.
+twice); the batch then goes through the same application path as the GraphQL mutation, and
+the answer reports the same: `accepted`, `duplicate`, `duplicateRecords`, `position`. A batch
+id sent before is only known to be a duplicate once its body has been compared, so every
+body is read.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from application.access.service import UnauthenticatedError
+from domain.history.batch import validate_batch_key
 from domain.history.records import RecordKind
 from domain.shared import DomainError, PermissionDeniedError
 from infra.logging import correlation_id
@@ -23,12 +27,17 @@ router = APIRouter()
 
 VALIDATE_BYTES = 1 << 20
 NDJSON = "application/x-ndjson"
+# A refused batch whose problem is not its records: a batch id taken by other content is a
+# conflict with what is stored; BUSY (concurrent batches kept taking its records) may be
+# retried.
+_STATUS = {"BATCH_ID_REUSED": 409, "BUSY": 503}
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     body = {
         "accepted": 0,
         "duplicate": False,
+        "duplicateRecords": 0,
         "position": None,
         "errors": [{"code": code, "message": message}],
         **extra,
@@ -71,11 +80,9 @@ async def ingest(
             400, "BAD_USER_INPUT", f"unknown record kind {kind!r}; one of {', '.join(RecordKind)}"
         )
     try:
-        stored = await anyio.to_thread.run_sync(history.stored_position, source, batch_id)
+        validate_batch_key(source, batch_id)
     except DomainError as exc:
         return _error(400, "BAD_USER_INPUT", exc.message)
-    if stored is not None:
-        return JSONResponse({"accepted": 0, "duplicate": True, "position": stored, "errors": []})
 
     # A slot before the body is read: a batch waiting for one holds no memory (its body stays
     # in the connection, which slows the sender down), and one that waits too long is BUSY.
@@ -146,7 +153,10 @@ async def _receive(
     except PermissionDeniedError as exc:
         return _error(403, "FORBIDDEN", exc.message)
     except DomainError as exc:
-        return _error(422, exc.code, exc.message)
+        refused = _error(_STATUS.get(exc.code, 422), exc.code, exc.message)
+        if refused.status_code == 503:
+            refused.headers["Retry-After"] = "1"
+        return refused
     errors = [
         {
             "code": "INVALID_RECORD",
@@ -160,6 +170,7 @@ async def _receive(
     body = {
         "accepted": result.accepted,
         "duplicate": result.duplicate,
+        "duplicateRecords": result.duplicate_records,
         "position": result.position,
         "errors": errors,
         "errorCount": result.error_count,

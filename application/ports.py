@@ -70,8 +70,18 @@ class EventLog(Protocol):
     ) -> list[RecordedEvent]: ...
 
     def stream(
-        self, originator_id: UUID, after_version: int, limit: int, descending: bool = False
-    ) -> list[RecordedEvent]: ...
+        self,
+        originator_id: UUID,
+        after_version: int,
+        limit: int,
+        descending: bool = False,
+        *,
+        topics: Sequence[str] = (),
+        down_to_version: int = 1,
+    ) -> list[RecordedEvent]:
+        """A stream's events after `after_version` (descending: before it, down to
+        `down_to_version`), only those of `topics` when given."""
+        ...
 
     def head(self) -> int: ...
 

@@ -25,9 +25,11 @@ K = TypeVar("K")
 A = TypeVar("A", bound=Versioned | None)
 
 
-def save(store: Application[UUID], *aggregates: Any) -> int:
-    """Store every pending event of the aggregates in one transaction; return the last position."""
-    recordings = store.save(*aggregates)
+def save(store: Application[UUID], *aggregates: Any, **recorder_args: Any) -> int:
+    """Store every pending event of the aggregates in one transaction; return the last position.
+    `recorder_args` go to the store's recorder with the events (e.g. a feed batch's record
+    keys, written in the same transaction)."""
+    recordings = store.save(*aggregates, **recorder_args)
     if not recordings:
         return 0
     notification = recordings[-1].notification

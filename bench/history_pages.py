@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from subscribers_generate import bench_container, drop_database, fresh_database
 
 from domain.history.records import RecordKind
+from domain.subscribers.periods import EVERYTHING
 
 
 def fill(url: str, records: int, subscribers: int) -> None:
@@ -98,13 +99,13 @@ def main() -> None:
         for _ in range(args.queries):
             msisdn = f"138{rng.randrange(args.subscribers):08d}"
             t0 = time.perf_counter()
-            rows = history.records(RecordKind.SMS, msisdn, None, None, None, 51)
+            rows = history.records(RecordKind.SMS, msisdn, None, None, None, 51, window=EVERYTHING)
             first_pages.append((time.perf_counter() - t0) * 1000)
             if len(rows) > 50:
                 last = rows[49]
                 keyset = (last["occurred_at"].isoformat(), last["batch_pos"], last["idx"])
                 t0 = time.perf_counter()
-                history.records(RecordKind.SMS, msisdn, None, None, keyset, 51)
+                history.records(RecordKind.SMS, msisdn, None, None, keyset, 51, window=EVERYTHING)
                 next_pages.append((time.perf_counter() - t0) * 1000)
         usage: dict[int, list[float]] = {90: [], 3660: []}
         for days, samples in usage.items():
@@ -112,7 +113,9 @@ def main() -> None:
                 msisdn = f"138{rng.randrange(args.subscribers):08d}"
                 first = date(2026, 1, 1) + timedelta(days=rng.randrange(300))
                 t0 = time.perf_counter()
-                history.usage_counts(msisdn, first, first + timedelta(days=days - 1))
+                history.usage_counts(
+                    msisdn, first, first + timedelta(days=days - 1), window=EVERYTHING
+                )
                 samples.append((time.perf_counter() - t0) * 1000)
         with psycopg.connect(url) as conn:
             total = conn.execute("SELECT count(*) FROM rm.sms_records").fetchone()[0]

@@ -138,16 +138,19 @@ def generate_history(
 def load_demo_history(
     history: HistoryService, platform: Principal, msisdns: Sequence[str], now: datetime
 ) -> int:
-    """Ingest generated history through the normal path; re-running stores nothing twice."""
+    """Ingest generated history through the normal path; re-running stores nothing twice
+    (the records' ids repeat, so a later run's records are duplicates; its batches, whose
+    records' times move with `now`, have batch ids of their own)."""
     stored = 0
-    generated = generate_history(msisdns, now.astimezone(UTC))
+    now = now.astimezone(UTC)
+    generated = generate_history(msisdns, now)
     for kind, records in generated.items():
         if not records:
             continue
         result = history.ingest_records(
             platform,
             source=DEMO_SOURCE,
-            batch_id=f"demo-{kind.value.lower()}",
+            batch_id=f"demo-{kind.value.lower()}-{now:%Y%m%dT%H%M%S}",
             kind=kind,
             records=records,
         )

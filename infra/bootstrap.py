@@ -49,6 +49,7 @@ from infra.blobs import PgDocumentStore
 from infra.consistency import ProjectionWaiter
 from infra.database import ConnectionParams
 from infra.event_log import PgEventLog
+from infra.feed_keys import PgRecordKeyIndex
 from infra.leader_tasks import LeaderTasks
 from infra.live_feed import LiveEvent, LiveFeed
 from infra.metrics import Metrics
@@ -64,7 +65,7 @@ from infra.webhooks.adapters import WebhookAdapters
 from infra.webhooks.runner import WebhookDispatcherThread
 from projections.access import AccountsQueries
 from projections.audit.queries import AuditCheckpoints, StreamTimeline
-from projections.history import HistoryQueries
+from projections.history_queries import HistoryQueries
 from projections.knowledge.contacts import SupportContactsQueries
 from projections.knowledge.faqs import FaqDocumentReferences, FaqQueries
 from projections.runtime.base import StoreSource
@@ -179,13 +180,16 @@ class Container:
             self.feed_log,
             HistoryQueries(self.read_pool.connection),
             self.waiter,
+            PgRecordKeyIndex(self.feed.recorder.datastore),
             max_records=settings.ingest_max_records,
         )
         self.subscribers = SubscriberService(self.core, self.hasher, self.clock)
         # pointsBalance and level come from the history context's points read model.
         history = self.history
         self.subscriber_queries = SubscriberQueryService(
-            self.core, self.core_log, lambda msisdn: PointsStanding(*history.points(msisdn))
+            self.core,
+            self.core_log,
+            lambda msisdn, window: PointsStanding(*history.points(msisdn, window=window)),
         )
         self.subscriber_summaries = SubscriberSummaries(self.read_pool.connection)
         self.subscriber_search = SubscriberSearchService(self.subscriber_summaries, self.waiter)

@@ -51,12 +51,24 @@ class PgEventLog:
             return [self._decode(row) for row in cur.fetchall()]
 
     def stream(
-        self, originator_id: UUID, after_version: int, limit: int, descending: bool = False
+        self,
+        originator_id: UUID,
+        after_version: int,
+        limit: int,
+        descending: bool = False,
+        *,
+        topics: Sequence[str] = (),
+        down_to_version: int = 1,
     ) -> list[RecordedEvent]:
         if descending:
-            cond, order = "originator_version < %s", "DESC"
+            cond, order = "originator_version < %s AND originator_version >= %s", "DESC"
+            params: list[Any] = [originator_id, after_version, down_to_version]
         else:
             cond, order = "originator_version > %s", "ASC"
+            params = [originator_id, after_version]
+        if topics:
+            cond += " AND topic = ANY(%s)"
+            params.append(list(topics))
         query = sql.SQL(
             "SELECT "
             + _COLUMNS
@@ -66,8 +78,9 @@ class PgEventLog:
             + order
             + " LIMIT %s"
         ).format(self._table)
+        params.append(limit)
         with self._datastore.get_connection() as conn, conn.cursor() as cur:
-            cur.execute(query, (originator_id, after_version, limit))
+            cur.execute(query, params)
             return [self._decode(row) for row in cur.fetchall()]
 
     def at(self, positions: Sequence[int]) -> list[RecordedEvent]:

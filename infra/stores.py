@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -44,9 +45,13 @@ class CoreStore(Application[UUID]):
 
 
 class FeedStore(Application[UUID]):
-    """Platform record batches: high volume, never queued behind staff commands."""
+    """Platform record batches: high volume, never queued behind staff commands. Its recorder
+    also writes each batch's record keys (infra/feed_keys.py)."""
 
     name = "feed"
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env={**(env or {}), "APPLICATION_RECORDER_TOPIC": FEED_RECORDER_TOPIC})
 
     def construct_transcoder(self) -> Transcoder:
         transcoder = FeedTranscoder()
@@ -63,6 +68,7 @@ class FeedStore(Application[UUID]):
 
 
 AGGREGATE_CACHE_SIZE_KEY = "SPOA_AGGREGATE_CACHE_SIZE"
+FEED_RECORDER_TOPIC = "infra.feed_keys:FeedRecorder"
 
 
 def store_env(

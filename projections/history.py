@@ -8,7 +8,7 @@ on (msisdn, occurred_at DESC, batch_pos DESC, idx DESC).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC
 from typing import Any
 
 import orjson
@@ -269,78 +269,4 @@ def usage_statement(schema: str, kind: RecordKind, columns: Sequence[str]) -> sq
     ).format(s=sql.Identifier(schema), sms=sms, mms=mms, arrival=arrival, self_written=self_written)
 
 
-class HistoryQueries:
-    """Reads the rm.* history views (keyset pagination, newest first)."""
-
-    def __init__(self, connect: Callable[[], Any]) -> None:
-        self._connect = connect
-        self._selects = {
-            kind: sql.SQL("SELECT batch_pos, idx, {} FROM rm.{} WHERE msisdn = %s").format(
-                sql.SQL(", ").join(
-                    sql.Identifier(c.column) for c in columns_of(kind) if c.column != "msisdn"
-                ),
-                sql.Identifier(table),
-            )
-            for kind, table in TABLES.items()
-        }
-
-    def page(
-        self,
-        kind: RecordKind,
-        msisdn: str,
-        start: datetime | None,
-        end: datetime | None,
-        after: tuple[str, int, int] | None,
-        limit: int,
-        channel: str | None = None,
-    ) -> list[dict[str, Any]]:
-        query = self._selects[kind]
-        params: list[Any] = [msisdn]
-        if start is not None:
-            query += sql.SQL(" AND occurred_at >= %s")
-            params.append(start)
-        if end is not None:
-            query += sql.SQL(" AND occurred_at < %s")
-            params.append(end)
-        if channel is not None:
-            query += sql.SQL(" AND channel = %s")
-            params.append(channel)
-        if after is not None:
-            query += sql.SQL(" AND (occurred_at, batch_pos, idx) < (%s::timestamptz, %s, %s)")
-            params.extend(after)
-        query += sql.SQL(" ORDER BY occurred_at DESC, batch_pos DESC, idx DESC LIMIT %s")
-        params.append(limit)
-        with self._connect() as conn, conn.cursor() as cur:
-            cur.execute(query, params, prepare=True)
-            names = [d.name for d in cur.description or []]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-    def usage_counts(self, msisdn: str, first_day: date, last_day: date) -> dict[str, int]:
-        # The key is (day, msisdn): one index probe per day of the range.
-        days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
-        with self._connect() as conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT coalesce(sum(self_written_sms), 0), coalesce(sum(self_written_mms), 0),"
-                " coalesce(sum(arrival_notifications), 0) FROM rm.usage_daily"
-                " WHERE day = ANY(%s) AND msisdn = %s",
-                (days, msisdn),
-                prepare=True,
-            )
-            row = cur.fetchone()
-        sms, mms, arrivals = row if row else (0, 0, 0)
-        return {
-            "self_written_sms": int(sms),
-            "self_written_mms": int(mms),
-            "arrival_notifications": int(arrivals),
-        }
-
-    def points(self, msisdns: Sequence[str]) -> dict[str, tuple[int, int]]:
-        with self._connect() as conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT msisdn, balance, level FROM rm.points_latest WHERE msisdn = ANY(%s)",
-                (list(msisdns),),
-            )
-            return {m: (int(b), int(lv)) for m, b, lv in cur.fetchall()}
-
-
-__all__ = ["UTC", "HistoryProjection", "HistoryQueries", "HistoryUsageProjection"]
+__all__ = ["UTC", "HistoryProjection", "HistoryUsageProjection"]

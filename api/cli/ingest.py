@@ -51,8 +51,10 @@ def ingest(
     """Ingest platform history records from an NDJSON file, in batches, with progress.
 
     Batch ids are derived from the file name and each batch's content, so running the same
-    file again stores nothing twice (every batch answers duplicate). A rejected batch lists
-    its errors by line number in the file.
+    file again stores nothing twice (every batch answers duplicate). A record is stored once
+    whatever batch brings it (source, kind and sourceRecordId identify it): records stored
+    before are counted as duplicate records. A rejected batch lists its errors by line number
+    in the file.
     """
     try:
         record_kind = RecordKind(kind.upper())
@@ -60,7 +62,7 @@ def ingest(
         console.print(f"[red]unknown kind {kind}; one of {', '.join(RecordKind)}[/red]")
         raise typer.Exit(2) from None
     from_stdin = str(file) == "-"
-    totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    totals = {"accepted": 0, "duplicate_records": 0, "duplicate": 0, "rejected": 0}
     with ExitStack() as cleanup:
         try:
             stream: BinaryIO = (
@@ -100,6 +102,7 @@ def ingest(
                         elif result.duplicate:
                             totals["duplicate"] += 1
                         totals["accepted"] += result.accepted
+                        totals["duplicate_records"] += result.duplicate_records
                         records += batch.records
                     elapsed = max(time.monotonic() - started, 1e-6)
                     progress.update(
@@ -111,8 +114,9 @@ def ingest(
             console.print(f"[red]{exc.code}: {exc.message}[/red]")
             raise typer.Exit(1) from None
     console.print(
-        f"accepted {totals['accepted']:,} records; {totals['duplicate']} duplicate batches;"
-        f" {totals['rejected']} rejected batches"
+        f"accepted {totals['accepted']:,} records;"
+        f" {totals['duplicate_records']:,} duplicate records;"
+        f" {totals['duplicate']} duplicate batches; {totals['rejected']} rejected batches"
     )
     if totals["rejected"]:
         raise typer.Exit(1)

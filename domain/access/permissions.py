@@ -17,6 +17,8 @@ class Role(StrEnum):
 class Permission(StrEnum):
     SELF_SERVICE = "SELF_SERVICE"  # me, login, logout, changeMyPassword
     SUBSCRIBER_READ = "SUBSCRIBER_READ"  # subscriber, subscriberAsOf, history, changes, plans
+    # allPeriods: true on a subscriber's fields, subscriberAsOf before the current period
+    SUBSCRIBER_READ_ALL_PERIODS = "SUBSCRIBER_READ_ALL_PERIODS"
     PROXY_SETTING = "PROXY_SETTING"  # the eleven proxy settings
     FREEZE_MAILBOX = "FREEZE_MAILBOX"
     INGEST_RECORDS = "INGEST_RECORDS"
@@ -55,6 +57,7 @@ _V, _AU, _IN = Role.VIEWER, Role.AUDITOR, Role.INTEGRATION
 PERMISSION_TABLE: dict[Permission, dict[Role, Grant]] = {
     Permission.SELF_SERVICE: {_SA: _Y, _SL: _Y, _PA: _Y, _V: _Y, _AU: _Y, _IN: _Y},
     Permission.SUBSCRIBER_READ: {_SA: _Y, _SL: _Y, _PA: _P, _V: _PY, _AU: _Y},
+    Permission.SUBSCRIBER_READ_ALL_PERIODS: {_SA: _Y, _AU: _Y},
     Permission.PROXY_SETTING: {_SA: _Y, _SL: _Y, _PA: _P, _IN: _Y},
     Permission.FREEZE_MAILBOX: {_SA: _Y, _IN: _Y},
     Permission.INGEST_RECORDS: {_SA: _Y, _IN: _Y},

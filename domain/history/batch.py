@@ -1,4 +1,9 @@
-"""A batch of platform records, stored once per (source, batch id) in the feed store."""
+"""A batch of platform records, stored once per (source, batch id) in the feed store.
+
+A record is identified by (source, kind, sourceRecordId) across batches: a batch stores only
+the records no batch stored before (the application finds which, from the record keys its
+store writes with the batch), and says what it received and skipped in `ContentDigested`.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +33,8 @@ def validate_batch_key(source: str, batch_id: str) -> None:
 
 
 class PlatformBatch(Aggregate):
-    """One delivery from a platform feed. Its records are rows in the kind's column order."""
+    """One delivery from a platform feed. Its records are rows in the kind's column order;
+    `record_count` counts those stored (a batch before de-duplication stored all it got)."""
 
     TOPIC = "spoa.history:PlatformBatch"
 
@@ -63,6 +69,14 @@ class PlatformBatch(Aggregate):
         # The rows live in the events only; the aggregate just counts them.
         self.stored += len(records)
 
+    @event("ContentDigested", topic="spoa.history:PlatformBatch.ContentDigested")
+    def _content_digested(self, digest: str, received: int, duplicates: int) -> None:
+        """What was delivered: the digest of its records (kind and rows, in order), how many
+        there were and how many of them earlier batches had stored already."""
+        self.digest = digest
+        self.received = received
+        self.duplicates = duplicates
+
     @classmethod
     def ingest(
         cls,
@@ -72,8 +86,11 @@ class PlatformBatch(Aggregate):
         kind: RecordKind,
         rows: list[list[Any]],
         meta: ChangeMeta,
+        digest: str,
+        received: int,
     ) -> PlatformBatch:
-        """A received batch: a header event, then its rows in chunks of bounded size.
+        """A received batch storing `rows` (the new ones among the `received`): a header
+        event, the content's digest, then the rows in chunks of bounded size.
 
         Chunking keeps every stored event small (a single very large parameter stalls the
         PostgreSQL driver's pipeline mode) and lets projections page through big batches.
@@ -88,6 +105,7 @@ class PlatformBatch(Aggregate):
             record_count=len(rows),
             meta=meta,
         )
+        batch._content_digested(digest=digest, received=received, duplicates=received - len(rows))
         for offset in range(0, len(rows), CHUNK_RECORDS):
             batch._records_added(
                 kind=kind.value,

@@ -73,8 +73,10 @@ def test_ingest_then_read_your_writes_with_consistent_with(world: GraphQL) -> No
         SMS_PAGE, {"m": GD_NUMBER, "after": records["pageInfo"]["endCursor"]}, as_user="gd.agent"
     )["data"]["subscriber"]["smsRecords"]
     assert len(rest["nodes"]) == 1 and rest["pageInfo"]["hasNextPage"] is False
-    again = send(world, "SMS", [record(RecordKind.SMS, 0)])["data"]["ingestPlatformRecords"]
+    again = send(world, "SMS", [record(RecordKind.SMS, n) for n in range(3)])
+    again = again["data"]["ingestPlatformRecords"]
     assert again["duplicate"] is True and again["accepted"] == 0
+    assert again["position"] == payload["position"]
 
 
 def test_an_invalid_record_rejects_the_batch_with_its_index_and_field(world: GraphQL) -> None:
@@ -201,8 +203,15 @@ def test_bulk_ndjson_endpoint(world: GraphQL, client: TestClient, container: Con
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["accepted"] == 5 and body["duplicate"] is False and body["errors"] == []
-    again = _bulk(client, token, _ndjson([record(RecordKind.SMS, 0)]))
-    assert again.json()["duplicate"] is True and again.json()["position"] == body["position"]
+    again = _bulk(client, token, _ndjson([record(RecordKind.SMS, n) for n in range(5)]))
+    assert again.json() == {
+        "accepted": 0,
+        "duplicate": True,
+        "duplicateRecords": 5,
+        "position": body["position"],
+        "errors": [],
+        "errorCount": 0,
+    }
 
 
 def test_bulk_errors_name_lines_and_nothing_is_stored(
@@ -285,6 +294,7 @@ def test_bulk_batches_take_a_slot_and_are_busy_after_waiting_too_long(
         "content-type": "application/x-ndjson",
     }
     body = _ndjson([record(RecordKind.SMS, n) for n in range(3)])
+    other_records = _ndjson([record(RecordKind.SMS, n) for n in range(3, 6)])
 
     def post(http: httpx.AsyncClient, batch: str, content: Any) -> Any:
         return http.post(f"/ingest/sms?source=gw&batchId={batch}", content=content, headers=headers)
@@ -313,7 +323,7 @@ def test_bulk_batches_take_a_slot_and_are_busy_after_waiting_too_long(
             container.settings.__dict__["ingest_queue_seconds"] = 0.2
             answers["busy"] = await post(http, "busy", body)
             container.settings.__dict__["ingest_queue_seconds"] = 10
-            tasks.start_soon(send, http, "patient", body)
+            tasks.start_soon(send, http, "patient", other_records)
             await anyio.sleep(0.3)  # the patient batch is waiting for the slot
             release.set()
         return answers
@@ -329,5 +339,6 @@ def test_bulk_batches_take_a_slot_and_are_busy_after_waiting_too_long(
     assert answers["slow"].status_code == 200 and answers["slow"].json()["accepted"] == 3
     assert answers["patient"].status_code == 200 and answers["patient"].json()["accepted"] == 3
     assert container.feed_log.head() > head and slots.value == 1
-    again = _bulk(client, headers["authorization"].split()[1], body, batch="busy")
-    assert again.json()["duplicate"] is False  # the busy batch was never stored
+    again = client.post("/ingest/sms?source=gw&batchId=busy", content=body, headers=headers)
+    # The busy batch was never stored; its records came in the slow batch.
+    assert again.json()["duplicate"] is False and again.json()["duplicateRecords"] == 3, again.text

@@ -1,5 +1,6 @@
 """`spoa ingest FILE`: batches with a progress bar over the file's bytes, errors named by
-their line in the file (blank lines included), and a second run that stores nothing twice."""
+their line in the file (blank lines included), and a second run that stores nothing twice;
+records another file brought already are counted, not stored."""
 
 from __future__ import annotations
 
@@ -71,8 +72,11 @@ def test_a_rejected_batch_names_the_file_lines_of_its_errors_blank_lines_include
     assert "batch 2 (lines 6-9) rejected" in result.output
     assert "batch 3 (lines 10-11) rejected" in result.output
     assert "line 11: sourceRecordId is repeated within the batch" in result.output
-    assert "accepted 2 records; 0 duplicate batches; 2 rejected batches" in result.output
-    assert container.feed_log.head() == 2  # batch 1 only: a header and one chunk
+    assert (
+        "accepted 2 records; 0 duplicate records; 0 duplicate batches; 2 rejected batches"
+        in result.output
+    )
+    assert container.feed_log.head() == 3  # batch 1 only: a header, its digest and one chunk
 
 
 def test_a_second_run_answers_every_batch_duplicate(
@@ -83,11 +87,17 @@ def test_a_second_run_answers_every_batch_duplicate(
     path = write_ndjson(tmp_path / "sms.ndjson", [None, *lines[:3], None, None, *lines[3:], None])
     first = ingest(cli_env, path, "--batch-size", "3")
     assert first.exit_code == 0, first.output
-    assert "accepted 7 records; 0 duplicate batches; 0 rejected batches" in first.output
+    assert (
+        "accepted 7 records; 0 duplicate records; 0 duplicate batches; 0 rejected batches"
+        in first.output
+    )
     head = container.feed_log.head()
     again = ingest(cli_env, path, "--batch-size", "3")
     assert again.exit_code == 0, again.output
-    assert "accepted 0 records; 3 duplicate batches; 0 rejected batches" in again.output
+    assert (
+        "accepted 0 records; 7 duplicate records; 3 duplicate batches; 0 rejected batches"
+        in again.output
+    )
     assert container.feed_log.head() == head
 
 
@@ -108,7 +118,28 @@ def test_batch_ids_are_the_file_name_and_a_digest_of_the_batch_s_records(
     )
     result = ingest(cli_env, path)
     assert result.exit_code == 0, result.output
-    assert "accepted 0 records; 1 duplicate batches; 0 rejected batches" in result.output
+    assert (
+        "accepted 0 records; 2 duplicate records; 1 duplicate batches; 0 rejected batches"
+        in result.output
+    )
+
+
+def test_records_another_file_already_brought_are_reported_not_stored(
+    container: Container, cli_env: CliRunner, tmp_path: Path
+) -> None:
+    sms = RecordKind.SMS
+    first = write_ndjson(tmp_path / "monday.ndjson", [record(sms, n) for n in range(4)])
+    assert ingest(cli_env, first).exit_code == 0
+    head = container.feed_log.head()
+    # The feed's next export repeats two of Monday's records (ids r2, r3).
+    second = write_ndjson(tmp_path / "tuesday.ndjson", [record(sms, n) for n in range(2, 7)])
+    result = ingest(cli_env, second, "--batch-size", "2")
+    assert result.exit_code == 0, result.output
+    assert (
+        "accepted 3 records; 2 duplicate records; 0 duplicate batches; 0 rejected batches"
+        in result.output
+    )
+    assert container.feed_log.head() == head + 2 * 3  # two batches stored, the first skipped
 
 
 def test_a_file_shows_a_progress_bar_over_its_bytes(
@@ -135,7 +166,10 @@ def test_stdin_has_no_total_so_no_percentage(
     assert "ingesting SMS" in result.output
     assert "3 records" in result.output and "records/s" in result.output
     assert "%" not in result.output
-    assert "accepted 3 records; 0 duplicate batches; 0 rejected batches" in result.output
+    assert (
+        "accepted 3 records; 0 duplicate records; 0 duplicate batches; 0 rejected batches"
+        in result.output
+    )
 
 
 def test_a_missing_file_is_a_usage_error(cli_env: CliRunner, tmp_path: Path) -> None:

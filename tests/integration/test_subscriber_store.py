@@ -16,6 +16,7 @@ from application.subscribers.commands import ChangeContext
 from demo.loader import load_demo_accounts, load_demo_subscribers
 from domain.shared import DomainError, PermissionDeniedError
 from domain.subscribers.alias_claim import alias_claim_id_for
+from domain.subscribers.periods import EVERYTHING
 from domain.subscribers.rules import NotificationMode
 from domain.subscribers.subscriber import Subscriber, subscriber_id_for
 from infra.bootstrap import Container
@@ -188,7 +189,7 @@ def test_changes_newest_first_with_actor_reason_and_before_after(
     commands.change_password(staff["platform"], GD, "Secret2026")
     subscriber = queries.subscriber(staff["auditor"], GD)
     assert subscriber is not None
-    changes = queries.changes(staff["auditor"], subscriber, None, 10)
+    changes = queries.changes(staff["auditor"], subscriber, EVERYTHING, None, 10)
     assert [c.type for c in changes] == ["PasswordChanged", "PlanChanged", "MailboxRegistered"]
     assert [c.version for c in changes] == [3, 2, 1]
     assert changes[0].data["password_hash"] == "[REDACTED]"
@@ -202,7 +203,7 @@ def test_changes_newest_first_with_actor_reason_and_before_after(
     assert plan.data == {"previous_plan_code": "FREE", "plan_code": "VIP_20"}
     assert plan.stream_type == "Subscriber" and plan.stream_id == GD
     # paging: after version 2, only the registration remains
-    assert [c.type for c in queries.changes(staff["auditor"], subscriber, 2, 10)] == [
+    assert [c.type for c in queries.changes(staff["auditor"], subscriber, EVERYTHING, 2, 10)] == [
         "MailboxRegistered"
     ]
     # the audit trail finds the stream by its msisdn too
@@ -248,7 +249,7 @@ def test_reads_are_scoped_to_the_province(
         queries.plans(staff["platform"])
     subscriber = queries.subscriber(staff["admin"], GD)
     with pytest.raises(PermissionDeniedError):
-        queries.changes(staff["bj.agent"], subscriber, None, 10)  # type: ignore[arg-type]
+        queries.changes(staff["bj.agent"], subscriber, EVERYTHING, None, 10)  # type: ignore[arg-type]
     with pytest.raises(DomainError) as caught:
         queries.subscriber(staff["admin"], "12345")
     assert caught.value.code == "INVALID_MSISDN"

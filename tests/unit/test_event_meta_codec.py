@@ -88,9 +88,15 @@ def test_a_core_event_stores_the_same_bytes_as_its_dict_metadata_did() -> None:
 
 def test_a_feed_event_stores_the_same_bytes_as_its_dict_metadata_did() -> None:
     batch = PlatformBatch.ingest(
-        source="gw", batch_id="b1", kind=RecordKind.SMS, rows=[], meta=ChangeMeta(SYSTEM_ACTOR)
+        source="gw",
+        batch_id="b1",
+        kind=RecordKind.SMS,
+        rows=[],
+        meta=ChangeMeta(SYSTEM_ACTOR),
+        digest="d",
+        received=0,
     )
-    (event,) = batch.collect_events()
+    event, _digested = batch.collect_events()
     object.__setattr__(event, "timestamp", AT)
     stored = FEED.to_stored_event(event)
     assert plain_state(stored.state) == BATCH_STATE
@@ -148,9 +154,10 @@ def test_events_stored_without_metadata_still_decode() -> None:
     null = CORE.to_domain_event(stored_registration("null"))
     assert null.meta is None
     batch = PlatformBatch.ingest(
-        source="gw", batch_id="b2", kind=RecordKind.SMS, rows=[["x"]], meta=META
-    )
-    _, added = batch.collect_events()
+        source="gw", batch_id="b2", kind=RecordKind.SMS, rows=[["x"]], meta=META, digest="d",
+        received=1,
+    )  # fmt: skip
+    _, _, added = batch.collect_events()
     assert "meta" not in vars(added)  # a chunk of records carries none
     assert vars(FEED.to_domain_event(FEED.to_stored_event(added))) == vars(added)
 

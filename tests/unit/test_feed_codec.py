@@ -34,7 +34,13 @@ VALUES = st.one_of(
 @given(rows=st.lists(st.lists(VALUES, min_size=1, max_size=6), min_size=1, max_size=5))
 def test_feed_states_are_eventsourcing_json_byte_for_byte(rows: list[list[Any]]) -> None:
     batch = PlatformBatch.ingest(
-        source="gw", batch_id="b1", kind=RecordKind.SMS, rows=rows, meta=ChangeMeta(SYSTEM_ACTOR)
+        source="gw",
+        batch_id="b1",
+        kind=RecordKind.SMS,
+        rows=rows,
+        meta=ChangeMeta(SYSTEM_ACTOR),
+        digest="d",
+        received=len(rows) + 1,
     )
     for event in batch.collect_events():
         ours = feed.mapper.to_stored_event(event)

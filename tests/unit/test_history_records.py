@@ -105,13 +105,20 @@ def test_timestamps_are_normalised_to_utc() -> None:
 def test_a_batch_is_stored_as_a_header_and_bounded_chunks() -> None:
     rows = [[f"{n}"] for n in range(CHUNK_RECORDS * 2 + 5)]
     batch = PlatformBatch.ingest(
-        source="sms-gw", batch_id="b1", kind=RecordKind.SMS, rows=rows, meta={}
+        source="sms-gw",
+        batch_id="b1",
+        kind=RecordKind.SMS,
+        rows=rows,
+        meta={},
+        digest="d",
+        received=len(rows) + 3,
     )
     events = batch.collect_events()
-    assert type(events[0]).__name__ == "BatchReceived"
-    assert [len(e.records) for e in events[1:]] == [CHUNK_RECORDS, CHUNK_RECORDS, 5]
-    assert [e.offset for e in events[1:]] == [0, CHUNK_RECORDS, CHUNK_RECORDS * 2]
+    assert [type(e).__name__ for e in events[:2]] == ["BatchReceived", "ContentDigested"]
+    assert [len(e.records) for e in events[2:]] == [CHUNK_RECORDS, CHUNK_RECORDS, 5]
+    assert [e.offset for e in events[2:]] == [0, CHUNK_RECORDS, CHUNK_RECORDS * 2]
     assert batch.record_count == batch.stored == len(rows)
+    assert (batch.digest, batch.received, batch.duplicates) == ("d", len(rows) + 3, 3)
 
 
 @given(

@@ -23,9 +23,17 @@ from tests.permissions_doc import permission_rows
 OPERATION_PERMISSIONS: dict[str, Permission] = {
     **dict.fromkeys(["me", "login", "changeMyPassword", "logout"], Permission.SELF_SERVICE),
     **dict.fromkeys(
-        ["subscriber", "subscriberAsOf", "Subscriber.changes", "plans", "subscribers"],
+        [
+            "subscriber",
+            "subscriberAsOf",
+            "Subscriber.changes",
+            "Subscriber.registrations",
+            "plans",
+            "subscribers",
+        ],
         Permission.SUBSCRIBER_READ,
     ),
+    "Subscriber.*(allPeriods: true)": Permission.SUBSCRIBER_READ_ALL_PERIODS,
     **dict.fromkeys(
         [
             "registerMailbox",

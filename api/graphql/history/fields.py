@@ -30,6 +30,7 @@ from api.graphql.history.types import (
 from application.history.service import IngestResult
 from domain.history.records import RecordKind as DomainRecordKind
 from domain.shared import DomainError
+from domain.subscribers.periods import PeriodWindow
 
 
 def _instant(value: datetime | None, name: str) -> datetime | None:
@@ -42,6 +43,7 @@ async def history_page(
     info: Info[Context, Any],
     kind: DomainRecordKind,
     msisdn: str,
+    window: PeriodWindow,
     start: datetime | None,
     end: datetime | None,
     first: int | None,
@@ -49,7 +51,8 @@ async def history_page(
     consistent_with: int | None,
     channel: str | None = None,
 ) -> Any:
-    """One page of one kind of record for one subscriber (already authorised by its parent)."""
+    """One page of one kind of record for one subscriber (already authorised by its parent),
+    within the window of its registration periods."""
     c = ctx(info)
     limit = first_arg(c.container, first)
     start, end = _instant(start, "from"), _instant(end, "to")
@@ -65,7 +68,15 @@ async def history_page(
             raise bad_input("invalid cursor") from None
     await consistent(c.container.history.wait_for_records(consistent_with))
     rows = await query(
-        c.container.history.records, kind, msisdn, start, end, keyset, limit + 1, channel
+        c.container.history.records,
+        kind,
+        msisdn,
+        start,
+        end,
+        keyset,
+        limit + 1,
+        channel,
+        window=window,
     )
     has_next = len(rows) > limit
     rows = rows[:limit]
@@ -95,8 +106,12 @@ def _records_field(kind: DomainRecordKind) -> Any:
         first: int | None = None,
         after: str | None = None,
         consistent_with: int | None = None,
+        all_periods: bool | None = False,
     ) -> Any:
-        return await history_page(info, kind, self.msisdn, from_, to, first, after, consistent_with)
+        window = await self.period_window(info, all_periods)
+        return await history_page(
+            info, kind, self.msisdn, window, from_, to, first, after, consistent_with
+        )
 
     # Annotations are strings under `from __future__ import annotations`; give strawberry
     # the real types (the connection type differs per kind).
@@ -108,6 +123,7 @@ def _records_field(kind: DomainRecordKind) -> Any:
             "first": int | None,
             "after": str | None,
             "consistent_with": int | None,
+            "all_periods": bool | None,
             "return": connection_type,
         }
     )
@@ -119,6 +135,12 @@ class SubscriberHistory:
     """The history fields of `Subscriber`; the Subscriber type inherits them."""
 
     msisdn: str
+
+    async def period_window(
+        self, info: Info[Context, Any], all_periods: bool | None
+    ) -> PeriodWindow:
+        """What a field of this view covers (the Subscriber type says)."""
+        raise NotImplementedError
 
     sms_records = _records_field(DomainRecordKind.SMS)
     mms_records = _records_field(DomainRecordKind.MMS)
@@ -139,11 +161,14 @@ class SubscriberHistory:
         first: int | None = None,
         after: str | None = None,
         consistent_with: int | None = None,
+        all_periods: bool | None = False,
     ) -> LoginRecordConnection:
+        window = await self.period_window(info, all_periods)
         return await history_page(  # type: ignore[no-any-return]
             info,
             DomainRecordKind.LOGIN,
             self.msisdn,
+            window,
             from_,
             to,
             first,
@@ -159,11 +184,13 @@ class SubscriberHistory:
         from_: Annotated[date, strawberry.argument(name="from")],
         to: date,
         consistent_with: int | None = None,
+        all_periods: bool | None = False,
     ) -> UsageCounts:
         c = ctx(info)
         history = c.container.history
-        await consistent(history.wait_for_usage_counts(from_, to, consistent_with))
-        counts = await query(history.usage_counts, self.msisdn, from_, to)
+        window = await self.period_window(info, all_periods)
+        await consistent(history.wait_for_usage_counts(from_, to, consistent_with, window))
+        counts = await query(history.usage_counts, self.msisdn, from_, to, window=window)
         return UsageCounts(from_=from_, to=to, **counts)
 
 
@@ -186,6 +213,11 @@ class IngestPayload:
     duplicate: bool
     position: int | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+    duplicate_records: int = strawberry.field(
+        default=0,
+        description="Records of this batch not stored because a batch had stored them before"
+        " (a record is identified by source, kind and sourceRecordId)",
+    )
 
 
 def ingest_errors(result: IngestResult) -> list[UserError]:
@@ -230,4 +262,5 @@ class HistoryMutation:
             duplicate=result.duplicate,
             position=result.position,
             user_errors=ingest_errors(result),
+            duplicate_records=result.duplicate_records,
         )

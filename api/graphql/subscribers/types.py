@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -23,6 +24,7 @@ from api.graphql.history.fields import SubscriberHistory
 from application.subscribers.commands import ChangeContext as DomainChangeContext
 from application.subscribers.commands import SubscriberResult
 from application.subscribers.queries import PointsStanding
+from domain.subscribers.periods import PeriodWindow, SubscriberPeriods
 from domain.subscribers.plans import Plan as DomainPlan
 
 
@@ -71,8 +73,16 @@ class ArrivalNotification:
     window_end: str | None
 
 
+@strawberry.type(description="A registration period of the number: no personal data")
+class Registration:
+    start: datetime
+    end: datetime | None = strawberry.field(description="null while the mailbox is open")
+    province: Province  # type: ignore[valid-type]
+
+
 # The history-record fields (smsRecords ... pointsLog) come from SubscriberHistory;
-# they rely on `self.msisdn` of a Subscriber the caller was already authorised to read.
+# they rely on `self.msisdn` of a Subscriber the caller was already authorised to read, and
+# on `period_window` for what of its registration periods they cover.
 @strawberry.type
 class Subscriber(SubscriberHistory):
     msisdn: str
@@ -95,7 +105,10 @@ class Subscriber(SubscriberHistory):
         description="Aggregate version; pass as expectedVersion to guard against concurrent edits"
     )
     aggregate: strawberry.Private[Any]
-    points_cache: strawberry.Private[PointsStanding | None] = None
+    # Per request: the points standing per allPeriods value, and the periods, read once
+    # however many fields need them (fields resolve concurrently: the read is shared).
+    points_cache: strawberry.Private[dict[bool, asyncio.Future[PointsStanding]] | None] = None
+    periods_read: strawberry.Private[asyncio.Future[SubscriberPeriods] | None] = None
 
     @classmethod
     def from_aggregate(cls, s: Any) -> Subscriber:
@@ -125,41 +138,85 @@ class Subscriber(SubscriberHistory):
             aggregate=s,
         )
 
-    async def _points(self, info: Info[Context, Any]) -> PointsStanding:
-        if self.points_cache is None:
+    async def _periods(self, info: Info[Context, Any]) -> SubscriberPeriods:
+        if self.periods_read is None:
             c = ctx(info)
-            self.points_cache = await query(
-                c.container.subscriber_queries.points, c.principal(), self.aggregate
+            self.periods_read = asyncio.ensure_future(
+                query(c.container.subscriber_queries.periods, c.principal(), self.aggregate)
             )
-        return self.points_cache
+        return await self.periods_read
+
+    async def period_window(
+        self, info: Info[Context, Any], all_periods: bool | None
+    ) -> PeriodWindow:
+        c = ctx(info)
+        periods = await self._periods(info)
+        return await query(
+            c.container.subscriber_queries.window, c.principal(), periods, bool(all_periods)
+        )
+
+    async def _points(self, info: Info[Context, Any], given: bool | None) -> PointsStanding:
+        all_periods = bool(given)
+        if self.points_cache is None:
+            self.points_cache = {}
+        if all_periods not in self.points_cache:
+            self.points_cache[all_periods] = asyncio.ensure_future(
+                self._read_points(info, all_periods)
+            )
+        return await self.points_cache[all_periods]
+
+    async def _read_points(self, info: Info[Context, Any], all_periods: bool) -> PointsStanding:
+        c = ctx(info)
+        window = await self.period_window(info, all_periods)
+        return await query(
+            c.container.subscriber_queries.points, c.principal(), self.aggregate, window
+        )
 
     @strawberry.field
-    async def points_balance(self, info: Info[Context, Any]) -> int:
-        return (await self._points(info)).balance
+    async def points_balance(
+        self, info: Info[Context, Any], all_periods: bool | None = False
+    ) -> int:
+        return (await self._points(info, all_periods)).balance
 
     @strawberry.field
-    async def level(self, info: Info[Context, Any]) -> int:
-        return (await self._points(info)).level
+    async def level(self, info: Info[Context, Any], all_periods: bool | None = False) -> int:
+        return (await self._points(info, all_periods)).level
 
     @strawberry.field(
         description="Every change made to this subscriber, newest first"
         " (proxy settings and platform-side changes)"
     )
     async def changes(
-        self, info: Info[Context, Any], first: int | None = None, after: str | None = None
+        self,
+        info: Info[Context, Any],
+        first: int | None = None,
+        after: str | None = None,
+        all_periods: bool | None = False,
     ) -> AuditEventConnection:
         c = ctx(info)
         limit = first_arg(c.container, first)
         kind = f"changes:{self.msisdn}"
         before_version = None if after is None else int_cursor(c.container, kind, after)
+        window = await self.period_window(info, all_periods)
         entries = await query(
             c.container.subscriber_queries.changes,
             c.principal(),
             self.aggregate,
+            window,
             before_version,
             limit + 1,
         )
         return connection(entries, limit, lambda e: c.container.cursors.encode(kind, e.version))
+
+    @strawberry.field(
+        description="The number's registration periods, oldest first; a recycled number has"
+        " several, and this view's fields cover its own (the last, for `subscriber`)"
+    )
+    async def registrations(self, info: Info[Context, Any]) -> list[Registration]:
+        c = ctx(info)
+        periods = await self._periods(info)
+        listed = c.container.subscriber_queries.registrations(periods)
+        return [Registration(start=p.start, end=p.end, province=p.province) for p in listed]
 
 
 @strawberry.type

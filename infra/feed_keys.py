@@ -93,6 +93,10 @@ class FeedRecorder(UnpipelinedApplicationRecorder):
 
     def create_table(self) -> None:
         super().create_table()
+        self.complete_upgrade()
+
+    def complete_upgrade(self) -> None:
+        """Once the tables exist (and the serving role may write them): keys for old records."""
         backfill_record_keys(self.datastore, self.events_table_name)
 
     def insert_events(

@@ -140,4 +140,7 @@ def upgrade(
             lock_conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
     for recorder in recorders:
         recorder.datastore.register_type_adapters()  # the types exist now
+        complete = getattr(recorder, "complete_upgrade", None)
+        if complete is not None:
+            complete()  # a recorder's own data step, as the role it serves with
     log.info("database schema is up to date")

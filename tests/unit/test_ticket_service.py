@@ -280,7 +280,8 @@ def edit(**overrides: Any) -> Callable[[World, UUID], Any]:
 TWENTY_ONE_TAGS = [f"t{i}" for i in range(21)]
 BAD_INPUT: list[tuple[TicketState, Callable[[World, UUID], Any], str, list[str]]] = [
     (_S.DRAFT, new(title="长" * 201), "TOO_LONG", ["title"]),
-    (_S.DRAFT, new(body="铃\x07声"), "INVALID_INPUT", ["body"]),
+    (_S.DRAFT, new(body="铃\x07声"), "INVALID_TEXT", ["body"]),
+    (_S.DRAFT, new(title="两\n行"), "INVALID_TEXT", ["title"]),
     (_S.DRAFT, new(msisdn="12345"), "INVALID_MSISDN", ["msisdn"]),
     (_S.DRAFT, edit(msisdn="23800138000"), "INVALID_MSISDN", ["msisdn"]),
     (_S.DRAFT, edit(), "NO_CHANGE", []),  # the draft already says exactly this

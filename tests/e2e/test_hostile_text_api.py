@@ -344,3 +344,20 @@ def test_a_hostile_file_name_is_refused(served: Served, filename: str) -> None:
     assert response.status_code == 200, response.text
     payload = response.json()["data"]["attachFaqDocument"]
     assert payload["userErrors"] == [{"code": "INVALID_FILENAME", "field": ["file"]}]
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ('{ tickets(filter: {text: "a\\u0000b"}) { totalCount } }', "search text"),
+        ('{ searchFaqs(query: "\\u202eabc") { totalCount } }', "the query"),
+        ('{ searchFaqs(query: "x", category: "a\\u0085") { totalCount } }', "category"),
+    ],
+)
+def test_a_search_with_a_refused_character_is_a_clear_user_error(
+    served: Served, query: str, says: str
+) -> None:
+    result = served.world.gql(query, as_user="admin")
+    [error] = result["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"].startswith(f"{says} must not contain a control character (U+")

@@ -1,7 +1,7 @@
 """Text: the one rule for every free-text value people and clients send (design decision 9).
 
-A text is trimmed and NFC-normalised; it holds no control character but newline and tab (no
-other C0 or C1 control, no DEL), no surrogate and no bidirectional override, embedding or
+A text is trimmed and NFC-normalised; it holds no control character but line breaks and tab
+(no other C0 or C1 control, no DEL), no surrogate and no bidirectional override, embedding or
 isolate control; and it is bounded in length. CRLF and CR line breaks become LF; a single-line
 text holds no line break or tab but at its ends (trimmed like spaces). Other format characters
 (ZWJ, which emoji sequences need; LRM and RLM) are kept. A refused character is an error
@@ -16,10 +16,13 @@ from dataclasses import dataclass, replace
 
 from domain.shared import ValidationError
 
-# Category Cc but \t and \n (C0, DEL, C1), category Cs, and the bidi controls U+202A-U+202E
-# and U+2066-U+2069, which make text display in another order than it reads.
-FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
-# A line also refuses \t, \n and the Unicode line and paragraph separators.
+# Category Cc but \t, \n and \r (C0, DEL, C1), category Cs, and the bidi controls U+202A-U+202E
+# and U+2066-U+2069, which make text display in another order than it reads. (\r is a line
+# break: free text turns it into \n, platform records keep it as sent.)
+FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
+)
+# A line also refuses \t, \n, \r and the Unicode line and paragraph separators.
 FORBIDDEN_IN_LINE = re.compile(
     "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\u2028\u2029]"
 )
@@ -69,11 +72,11 @@ class Text:
         text = "" if value is None else value
         if not isinstance(text, str):
             raise self._error(f"{self._what} must be text", self.code)
-        if "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
         char = forbidden_character(text)
         if char is not None:
             raise self._refused(char, "a control character")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
         text = text.strip()
         if len(text) > self.max_length * NFC_MAX_SHRINK:
             raise self._too_long()

@@ -157,7 +157,7 @@ def test_a_valid_batch_is_taken_a_group_at_a_time(monkeypatch: pytest.MonkeyPatc
         ("peer", "a\u202eb"),  # a bidi override, written as it is (orjson writes UTF-8)
         ("category", "x\x85"),  # a C1 control, as it is
         ("peer", "\x7f"),  # DEL, as it is
-        ("sourceRecordId", "r\rn"),  # escaped
+        ("sourceRecordId", "r\x1bn"),  # escaped
         ("occurredAt", "2026-11-20T10:00:00"),  # no offset
         ("occurredAt", "0001-01-01T00:00:00+08:00"),  # before year 1 in UTC
         ("occurredAt", "2026-02-30T10:00:00Z"),
@@ -247,7 +247,7 @@ def test_errors_stop_at_the_cap_but_are_all_counted_and_rows_are_dropped() -> No
         assert validator.rows == [] and not validator.valid
 
 
-REFUSED_CHARS = [chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n"]
+REFUSED_CHARS = [chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n\r"]
 REFUSED_CHARS += list("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 

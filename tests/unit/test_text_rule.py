@@ -119,12 +119,12 @@ def test_a_text_is_refused_for_its_characters_exactly_when_it_holds_a_refused_on
         assert not holds
 
 
-def test_the_refused_set_is_category_cc_but_tab_and_newline_cs_and_the_bidi_controls() -> None:
+def test_the_refused_set_is_category_cc_but_tab_and_line_breaks_cs_and_bidi_controls() -> None:
     every = (chr(c) for c in range(0x110000))
     expected = {
         c
         for c in every
-        if (unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n") or c in BIDI
+        if (unicodedata.category(c) in ("Cc", "Cs") and c not in "\t\n\r") or c in BIDI
     }
     found = {chr(c) for c in range(0x110000) if forbidden_character(chr(c)) is not None}
     assert found == expected

@@ -1,5 +1,5 @@
 """Hostile strings for every string a client can send: where they go (from the contract, with
-graphql-core), how each request is written and posted, and what answers are acceptable."""
+graphql-core), how a request carrying one is written, and which answers are acceptable."""
 
 from __future__ import annotations
 

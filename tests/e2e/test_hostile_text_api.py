@@ -5,7 +5,8 @@ never a 500, no mutation goes through, nothing stored holds a refused character,
 projection then reaches its store's head.
 
 The mutations and their strings come from docs/contract/schema.graphql, so a new mutation is
-covered as soon as the contract has it (with generic arguments until WORLD gives better ones).
+covered as soon as the contract has it (with generic arguments until `build` gives better ones).
+File names and live filters, which are no String argument, have their own cases.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from graphql import GraphQLField
 from domain.history.records import RecordKind
 from domain.text import forbidden_character
 from tests.e2e.access_world import World, open_world
-from tests.helpers import PASSWORD
+from tests.e2e.live_helpers import following
+from tests.helpers import PASSWORD, error_codes
 from tests.history_helpers import record
 from tests.hostile_inputs import (
     Case,
@@ -361,3 +363,17 @@ def test_a_search_with_a_refused_character_is_a_clear_user_error(
     [error] = result["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert error["message"].startswith(f"{says} must not contain a control character (U+")
+
+
+@pytest.mark.parametrize(
+    "hostile", [{"text": "a\x00b"}, {"text": "\u202eabc"}, {"msisdn": "1380013800\x00"}]
+)
+def test_a_live_filter_with_a_refused_character_is_refused(
+    served: Served, hostile: dict[str, str]
+) -> None:
+    world = served.world
+    token = world.gql.tokens.get("admin") or world.gql.login("admin")
+    with following(world.client, token, variables={"f": hostile}) as ws:
+        message = ws.receive()
+    assert message["type"] == "error"
+    assert error_codes({"errors": message["payload"]}) == ["BAD_USER_INPUT"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -280,3 +281,15 @@ def strings(value: Any) -> Iterator[str]:
             yield from strings(v)
     elif hasattr(value, "__dict__"):
         yield from strings(vars(value))
+
+
+def all_caught_up(world: Any, timeout: float = 30.0) -> None:
+    """Every projection of the world's container reaches its store's head, none failing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = world.container.projection_status.status()
+        behind = [(s.name, s.lag, s.last_error) for s in states if s.lag or s.failing]
+        if not behind:
+            return
+        assert time.monotonic() < deadline, behind
+        time.sleep(0.2)

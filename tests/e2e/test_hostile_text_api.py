@@ -12,7 +12,6 @@ File names and live filters, which are no String argument, have their own cases.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from tests.helpers import PASSWORD, error_codes
 from tests.history_helpers import record
 from tests.hostile_inputs import (
     Case,
+    all_caught_up,
     arguments,
     body,
     cases,
@@ -119,6 +119,24 @@ def build(world: World) -> dict[str, dict[str, Any]]:
         "upsertSupportContact",
     )["contact"]["id"]
     _, account = world.new_account("hostile")
+    hook = {
+        "url": "https://boss.example/hooks",
+        "eventTypes": ["Subscriber.*"],
+        "description": "BOSS",
+    }
+    endpoint = ok(
+        world,
+        "mutation($i: WebhookEndpointInput!) { createWebhookEndpoint(input: $i) {"
+        " endpoint { id } userErrors { code } } }",
+        {"i": hook},
+        "createWebhookEndpoint",
+    )["endpoint"]["id"]
+    ok(  # disabled: nothing is sent to it
+        world,
+        "mutation($id: ID!) { disableWebhookEndpoint(id: $id) { userErrors { code } } }",
+        {"id": endpoint},
+        "disableWebhookEndpoint",
+    )
     context = {"reason": "客户来电", "ticketId": submitted}
     proxy = {"msisdn": GD, "context": context}
     sms = record(RecordKind.SMS, 1, msisdn=GD)
@@ -200,6 +218,14 @@ def build(world: World) -> dict[str, dict[str, Any]]:
         "detachFaqDocument": {"faqId": faq, "documentId": "0" * 64},
         "upsertSupportContact": {"id": contact, "input": {**contact_input, "hours": "9-18"}},
         "removeSupportContact": {"id": contact},
+        "createWebhookEndpoint": {"input": hook},
+        "updateWebhookEndpoint": {"id": endpoint, "input": {**hook, "description": "BOSS 同步"}},
+        "disableWebhookEndpoint": {"id": endpoint},
+        "enableWebhookEndpoint": {"id": endpoint},
+        "rotateWebhookSecret": {"id": endpoint},
+        "claimTicket": {"id": submitted},
+        "assignTicket": {"id": submitted, "assigneeId": account},
+        "unassignTicket": {"id": submitted},
     }
 
 
@@ -296,18 +322,6 @@ def test_hostile_strings_in_every_query_are_user_errors(served: Served) -> None:
         ]
     assert found == [], "\n".join(found)
     assert 20 < sent < 150
-
-
-def all_caught_up(world: World, timeout: float = 30.0) -> None:
-    """Every projection reaches its store's head and none is failing."""
-    deadline = time.monotonic() + timeout
-    while True:
-        states = world.container.projection_status.status()
-        behind = [(s.name, s.lag, s.last_error) for s in states if s.lag or s.failing]
-        if not behind:
-            return
-        assert time.monotonic() < deadline, behind
-        time.sleep(0.2)
 
 
 BOUNDARY = "hostile-boundary-7d1f"

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from domain.access.permissions import Permission, Role, province_scope
 from domain.shared import Actor, ChangeMeta, PermissionDeniedError, natural_id
+from domain.text import REASON
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,11 @@ class Principal:
         )
 
     def meta(self, reason: str | None = None, ticket_id: str | None = None) -> ChangeMeta:
+        """What the caller's events record; the reason follows the text rule (domain.text)."""
         return ChangeMeta(
             actor=self.actor,
             correlation_id=self.correlation_id,
-            reason=reason,
+            reason=REASON.optional(reason),
             ticket_id=ticket_id,
         )
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from itertools import repeat
+from itertools import chain, repeat
 from operator import attrgetter, itemgetter
 from typing import Annotated, Any, Literal
 
@@ -29,6 +29,7 @@ from domain.history.records import (
     columns_of,
 )
 from domain.subscribers.rules import MSISDN_LENGTH, MSISDN_RE
+from domain.text import forbidden_character
 
 # Record times in their stored form (domain.history.records.canonical_time), written in C for a
 # whole batch at once: msgspec writes aware UTC datetimes as RFC 3339 with "Z".
@@ -84,12 +85,15 @@ class _LineDecoder:
     decode: Callable[[bytes], Any]
     msisdn: int  # msgspec checks the length, not the digits
     non_blank: tuple[int, ...]  # required text: msgspec checks the length, not the blanks
+    texts: Callable[[list[Any]], tuple[Any, ...]]  # a row's text values (str or None)
     at: int  # occurred_at
 
 
 @cache
 def _line_decoder(kind: RecordKind) -> _LineDecoder:
     columns = columns_of(kind)
+    texts = [i for i, c in enumerate(columns) if c.type is FieldType.TEXT]
+    assert len(texts) > 1  # so that itemgetter(*texts) returns a tuple
     fields = [
         (c.name, _fast_type(c), None)
         if not c.required and c.type in _NULLABLE
@@ -106,6 +110,7 @@ def _line_decoder(kind: RecordKind) -> _LineDecoder:
         non_blank=tuple(
             i for i, c in enumerate(columns) if c.type is FieldType.TEXT and c.required
         ),
+        texts=itemgetter(*texts),
         at=next(i for i, c in enumerate(columns) if c.type is FieldType.TIMESTAMP),
     )
 
@@ -133,7 +138,19 @@ def _finish(row: list[Any], fast: _LineDecoder) -> bool:
 
 
 _FAST_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
-_NUL = b"\\u0000"  # msgspec decodes an escaped NUL into text; the rules refuse it there
+# What JSON needs to hold a character domain.text refuses: an escape (a backslash), or written
+# as it is, DEL, a C1 control (UTF-8 lead byte C2) or a bidi control (lead byte E2). Raw C0 is
+# not JSON and msgspec refuses surrogates: text without these bytes holds none of them.
+_FORBIDDEN_NEEDS = (b"\\", b"\x7f", b"\xc2", b"\xe2")
+
+
+def _texts_allowed(rows: list[list[Any]], fast: _LineDecoder, data: bytes) -> bool:
+    """Whether no text of these rows (decoded from `data`) holds a character domain.text
+    refuses; in the common case the JSON settles it at once."""
+    if not any(map(data.__contains__, _FORBIDDEN_NEEDS)):
+        return True
+    texts = filter(None, chain.from_iterable(map(fast.texts, rows)))
+    return forbidden_character("".join(texts)) is None
 
 
 def _group(
@@ -150,7 +167,7 @@ def _group(
         return None
     if not rows:
         return [], [], set()
-    if _NUL in b"\n".join(lines):  # in some line: _NUL has no newline, so spans no two lines
+    if not _texts_allowed(rows, fast, b"".join(lines)):
         return None
     if not _MSISDN_RUN.fullmatch("".join(map(itemgetter(fast.msisdn), rows))):
         return None
@@ -249,7 +266,12 @@ class BatchValidator:
                 row = list(values(decode(raw)))
             except _FAST_ERRORS:
                 row = None
-            if row is None or _NUL in raw or row[1] in seen or not _finish(row, fast):
+            if (
+                row is None
+                or row[1] in seen
+                or not _texts_allowed([row], fast, raw)
+                or not _finish(row, fast)
+            ):
                 self.add_json(raw, first_index + offset)
                 continue
             self.count += 1

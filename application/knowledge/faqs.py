@@ -27,7 +27,7 @@ from domain.knowledge.documents import (
     name_for,
     sniff,
 )
-from domain.knowledge.faq import DocumentRef, Faq, FaqContent
+from domain.knowledge.faq import CATEGORY, DocumentRef, Faq, FaqContent
 from domain.knowledge.search_text import SearchQuery, highlight, parse_query
 from domain.shared import NotFoundError
 
@@ -296,7 +296,7 @@ class KnowledgeService:
         """Live FAQs matching every term, title matches first; blank text lists them all."""
         principal.require(Permission.FAQ_READ)
         query = parse_query(text)
-        wanted = category.strip() if category and category.strip() else None
+        wanted = CATEGORY.optional(category)
         if not query.terms and not query.blank:
             return FaqSearchPage([], 0, None, False)
         kind = f"searchFaqs:{query.fingerprint}:{wanted or ''}"

@@ -26,15 +26,14 @@ from domain.shared import ChangeMeta, PermissionDeniedError
 from domain.subscribers.alias_claim import AliasClaim, alias_claim_id_for, claim_alias
 from domain.subscribers.plans import plan_for
 from domain.subscribers.rules import (
-    MAX_FROZEN_REASON,
-    MAX_REASON,
+    CHANGE_REASON,
     NotificationMode,
     SmsBlacklistLevel,
     SubscriberNotFoundError,
     validate_alias,
+    validate_freeze_reason,
     validate_mailbox_password,
     validate_msisdn,
-    validate_reason,
 )
 from domain.subscribers.subscriber import Subscriber, subscriber_id_for
 from domain.support.citation import check_citation, parse_cited_ticket, ticket_not_found
@@ -74,7 +73,7 @@ class SubscriberService:
     # ------------------------------------------------------------------ plumbing
     @staticmethod
     def _meta(principal: Principal, context: ChangeContext) -> ChangeMeta:
-        reason = validate_reason(context.reason, ["context", "reason"], MAX_REASON)
+        reason = CHANGE_REASON.optional(context.reason)
         ticket_id = parse_cited_ticket(context.ticket_id)
         return principal.meta(reason=reason, ticket_id=str(ticket_id) if ticket_id else None)
 
@@ -330,13 +329,15 @@ class SubscriberService:
     ) -> SubscriberResult:
         """Platform security (INTEGRATION) and SUPER_ADMIN only. Without a context reason the
         freeze reason is the change's reason in the audit trail too."""
-        if context.reason is None and 0 < len(reason.strip()) <= MAX_FROZEN_REASON:
-            context = replace(context, reason=reason)
+        principal.require(Permission.FREEZE_MAILBOX)
+        text = validate_freeze_reason(reason)
+        if context.reason is None:
+            context = replace(context, reason=text)
         return self._change(
             principal,
             msisdn,
             context,
-            lambda s, meta: s.freeze(reason, self.clock.now(), meta),
+            lambda s, meta: s.freeze(text, self.clock.now(), meta),
             permission=Permission.FREEZE_MAILBOX,
         )
 

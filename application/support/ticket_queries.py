@@ -28,11 +28,13 @@ from domain.support.lifecycle import CLOCK_RUNS_IN, TicketState
 from domain.support.numbers import provisional_number
 from domain.support.ticket import Ticket
 from domain.support.values import EntryKind, validate_msisdn
+from domain.text import Text
 
 TICKETS_PROJECTION = "tickets"
 CITATIONS_PROJECTION = "ticket_citations"
 SUBSCRIBERS_PROJECTION = "subscribers"
 MAX_SEARCH_TEXT = 200
+SEARCH_TEXT = Text("text", MAX_SEARCH_TEXT, what="search text", too_long_code="INVALID_INPUT")
 _READ = Permission.TICKET_READ
 _TICKET_TOPIC_PREFIX = Ticket.TOPIC + "."
 
@@ -316,11 +318,7 @@ def checked_filter(principal: Principal, f: TicketFilter) -> TicketFilter:
     """The filter within the caller's province scope and draft privacy, its text trimmed,
     msisdn and assignee checked."""
     province = principal.list_scope(_READ, f.province)
-    text = (f.text or "").strip() or None
-    if text is not None and len(text) > MAX_SEARCH_TEXT:
-        raise ValidationError(
-            f"search text must be at most {MAX_SEARCH_TEXT} characters", field=["text"]
-        )
+    text = SEARCH_TEXT.optional(f.text)
     assignee = None
     if f.assignee is not None:
         try:

@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.access.permissions import Role
 from domain.access.provinces import validate_province
 from domain.shared import ChangeMeta, DomainError, NoChangeError, ValidationError, natural_id
+from domain.text import REASON, Text
 
 USERNAME_RE = re.compile(r"[a-z0-9._-]{3,32}")
 MIN_PASSWORD_LENGTH = 10
@@ -59,15 +60,14 @@ def validate_password(password: str, username: str, field: str = "password") -> 
         )
 
 
+# One line of text (domain.text); every violation keeps the code it always had.
+DISPLAY_NAME = Text(
+    "displayName", MAX_DISPLAY_NAME, line=True, what="display name", code="INVALID_DISPLAY_NAME"
+)
+
+
 def validate_display_name(display_name: str) -> str:
-    name = display_name.strip()
-    if not name or len(name) > MAX_DISPLAY_NAME or any(ord(c) < 32 for c in name):
-        raise ValidationError(
-            f"display name must be 1-{MAX_DISPLAY_NAME} printable characters",
-            code="INVALID_DISPLAY_NAME",
-            field=["displayName"],
-        )
-    return name
+    return DISPLAY_NAME.clean(display_name, required=True)
 
 
 def validate_role_province(role: Role, province: str | None) -> None:
@@ -174,9 +174,10 @@ class Account(Aggregate):
 
     # ------------------------------------------------------------------ standing
     def disable(self, reason: str | None, meta: ChangeMeta) -> None:
+        text = REASON.optional(reason)
         if not self.enabled:
             raise NoChangeError("the account is already disabled")
-        self._disabled(reason=reason, meta=meta)
+        self._disabled(reason=text, meta=meta)
 
     @event("AccountDisabled", topic="spoa.access:Account.AccountDisabled")
     def _disabled(self, reason: str | None, meta: ChangeMeta) -> None:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from domain.subscribers.rules import MSISDN_RE
+from domain.text import describe, forbidden_character
 
 MAX_TEXT = 512
 MAX_ID = 128
@@ -129,8 +130,9 @@ class Column:
             raise FieldProblemError("must not be empty")
         if len(value) > self.max_length:
             raise FieldProblemError(f"must be at most {self.max_length} characters")
-        if "\x00" in value:
-            raise FieldProblemError("must not contain NUL characters")
+        char = forbidden_character(value)
+        if char is not None:
+            raise FieldProblemError(f"must not contain control characters ({describe(char)})")
         return value
 
     def _integer(self, value: Any) -> int:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.knowledge.text_rules import clean_block, clean_line, clean_optional
 from domain.shared import ChangeMeta, DomainError, NoChangeError, ValidationError
+from domain.text import Text
 
 MAX_NAME = 64
 MAX_TITLE = 64
@@ -17,6 +18,16 @@ MAX_PHONE = 40
 MAX_EMAIL = 254
 MAX_HOURS = 100
 MAX_NOTES = 1000
+
+# A contact's free text (domain.text): all but the notes are one line. An empty or overlong
+# value keeps the code it always had.
+_text = partial(Text, too_long_code="INVALID_INPUT", empty_code="INVALID_INPUT")
+NAME = _text("name", MAX_NAME, line=True)
+TITLE = _text("title", MAX_TITLE, line=True)
+PHONE = _text("phone", MAX_PHONE, line=True)
+EMAIL = _text("email", MAX_EMAIL, line=True)
+HOURS = _text("hours", MAX_HOURS, line=True)
+NOTES = _text("notes", MAX_NOTES)
 
 # Digits with the usual separators, an optional +country code and an extension written as
 # "ext", "x", "转" or "分机" (e.g. "+86 20 0000 1390 转 2").
@@ -50,28 +61,25 @@ class ContactDetails:
         hours: str | None = None,
         notes: str | None = None,
     ) -> ContactDetails:
-        clean_phone = clean_optional(phone, "phone", "phone", MAX_PHONE)
+        clean_phone = PHONE.optional(phone)
         if clean_phone is not None and not PHONE_RE.fullmatch(clean_phone):
             raise ValidationError(
                 "phone must be digits with spaces, dashes or brackets, e.g. +86 20 0000 1390",
                 code="INVALID_PHONE",
                 field=["phone"],
             )
-        clean_email = clean_optional(email, "email", "email", MAX_EMAIL)
+        clean_email = EMAIL.optional(email)
         if clean_email is not None and not EMAIL_RE.fullmatch(clean_email):
             raise ValidationError(
                 "email must look like name@example.com", code="INVALID_EMAIL", field=["email"]
             )
-        clean_notes = None
-        if notes is not None:
-            clean_notes = clean_block(notes, "notes", "notes", MAX_NOTES, required=False) or None
         return cls(
-            name=clean_line(name, "name", "name", MAX_NAME, required=True),
-            title=clean_optional(title, "title", "title", MAX_TITLE),
+            name=NAME.clean(name, required=True),
+            title=TITLE.optional(title),
             phone=clean_phone,
             email=clean_email,
-            hours=clean_optional(hours, "hours", "hours", MAX_HOURS),
-            notes=clean_notes,
+            hours=HOURS.optional(hours),
+            notes=NOTES.optional(notes),
         )
 
     def as_dict(self) -> dict[str, str | None]:

@@ -14,11 +14,14 @@ import zipfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from domain.knowledge.text_rules import INVISIBLE
 from domain.shared import DomainError
+from domain.text import describe, forbidden_character
 
 MAX_FILENAME_BYTES = 200  # UTF-8 bytes; leaves room below the usual 255-byte limit
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
+# Besides what domain.text refuses: marks that change nothing visible but what a name reads
+# as (zero-width spaces and joiners, LRM and RLM, BOM), so a name cannot hide its extension.
+INVISIBLE = frozenset("\u200b\u200c\u200d\u200e\u200f\ufeff")
 
 
 class DocumentTooLargeError(DomainError):
@@ -180,9 +183,11 @@ def clean_filename(raw: str | None) -> str:
     name = unicodedata.normalize("NFC", raw).strip()
     if "/" in name or "\\" in name or name in {".", ".."} or name.startswith(".."):
         raise InvalidFilenameError("the file name must not contain a path", field=["file"])
-    if any(unicodedata.category(c) == "Cc" or c in INVISIBLE for c in name):
+    char = forbidden_character(name, line=True) or next((c for c in name if c in INVISIBLE), None)
+    if char is not None:
         raise InvalidFilenameError(
-            "the file name must not contain control or invisible characters", field=["file"]
+            f"the file name must not contain control or invisible characters ({describe(char)})",
+            field=["file"],
         )
     name = "".join("_" if c in _FORBIDDEN_NAME_CHARS else c for c in name)
     name = name.strip(" .")
@@ -199,6 +204,7 @@ def _shorten(name: str) -> str:
         stem, ext = name, ""
     suffix = f".{ext}" if ext else ""
     budget = MAX_FILENAME_BYTES - len(suffix.encode("utf-8"))
+    stem = stem[:budget]  # every character takes a byte at least: few steps left below
     while len(stem.encode("utf-8")) > budget:
         stem = stem[:-1]
     return stem.rstrip(" .") + suffix

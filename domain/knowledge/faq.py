@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.knowledge.text_rules import clean_block, clean_line
 from domain.shared import ChangeMeta, DomainError, NoChangeError, ValidationError
+from domain.text import Text
 
 MAX_TITLE = 200
 MAX_BODY = 20_000
@@ -21,6 +22,15 @@ MAX_CATEGORY = 40
 MAX_KEYWORD = 40
 MAX_KEYWORDS = 20
 MAX_DOCUMENTS = 20
+
+
+# A FAQ's free text (domain.text): all but the body are one line. An empty or overlong value
+# keeps the code it always had.
+_text = partial(Text, too_long_code="INVALID_INPUT", empty_code="INVALID_INPUT")
+TITLE = _text("title", MAX_TITLE, line=True)
+BODY = _text("body", MAX_BODY)
+CATEGORY = _text("category", MAX_CATEGORY, line=True)
+KEYWORD = _text("keywords", MAX_KEYWORD, line=True, what="a keyword")
 
 
 class FaqRemovedError(DomainError):
@@ -52,13 +62,13 @@ class FaqContent:
     def parse(
         cls, *, title: str, body: str, category: str, keywords: list[str] | None
     ) -> FaqContent:
-        clean_title = clean_line(title, "title", "title", MAX_TITLE, required=True)
-        clean_body = clean_block(body, "body", "body", MAX_BODY, required=True)
-        clean_category = clean_line(category, "category", "category", MAX_CATEGORY, required=True)
+        clean_title = TITLE.clean(title, required=True)
+        clean_body = BODY.clean(body, required=True)
+        clean_category = CATEGORY.clean(category, required=True)
         words: list[str] = []
         seen: set[str] = set()
         for raw in keywords or []:
-            word = clean_line(raw, "keywords", "a keyword", MAX_KEYWORD, required=False)
+            word = KEYWORD.clean(raw)
             if word and word.casefold() not in seen:
                 seen.add(word.casefold())
                 words.append(word)

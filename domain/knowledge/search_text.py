@@ -25,9 +25,11 @@ from functools import lru_cache
 
 from domain.knowledge.hanzi_fold import FOLD_TABLE
 from domain.shared import ValidationError
+from domain.text import Text
 
 MAX_QUERY_CHARS = 200
 MAX_QUERY_TERMS = 16
+QUERY = Text("query", MAX_QUERY_CHARS, what="the query", too_long_code="INVALID_INPUT")
 MAX_WORD = 64  # longer words are cut (index and query alike)
 MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 MAX_POSITIONS_PER_LEXEME = 255
@@ -281,11 +283,8 @@ class SearchQuery:
 
 def parse_query(text: str) -> SearchQuery:
     """Read what a person typed. Stop words are dropped unless nothing else is left."""
-    if len(text) > MAX_QUERY_CHARS:
-        raise ValidationError(
-            f"the query must be at most {MAX_QUERY_CHARS} characters", field=["query"]
-        )
-    found = tokens(fold(unicodedata.normalize("NFC", text)))
+    text = QUERY.clean(text)
+    found = tokens(fold(text))
     terms = [QueryTerm(t.text, t.cjk) for t in found]
     meaningful = [t for t in terms if t.cjk or t.text not in STOP_WORDS]
     chosen = list(dict.fromkeys(meaningful or terms))
@@ -293,7 +292,7 @@ def parse_query(text: str) -> SearchQuery:
         raise ValidationError(
             f"the query must have at most {MAX_QUERY_TERMS} terms", field=["query"]
         )
-    return SearchQuery(tuple(chosen), blank=not text.strip())
+    return SearchQuery(tuple(chosen), blank=not text)
 
 
 # ---------------------------------------------------------------------- highlighting

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from enum import StrEnum
 
 from domain.shared import DomainError, ValidationError
+from domain.text import REASON
 
 # Mainland mobile numbers: 11 digits, prefixes 13x-19x (ASCII only: \d takes any script).
 MSISDN_RE = re.compile(r"1[3-9][0-9]{9}")
@@ -15,8 +17,10 @@ ALIAS_MIN, ALIAS_MAX = 3, 20
 PASSWORD_MIN, PASSWORD_MAX = 6, 16
 PASSWORD_RE = re.compile(r"[A-Za-z0-9]+")
 HHMM_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
-MAX_REASON = 500
 MAX_FROZEN_REASON = 200
+# The reason of a proxy setting's ChangeContext, and a freeze's own reason (domain.text).
+CHANGE_REASON = REASON.at("context", "reason")
+FREEZE_REASON = replace(REASON, max_length=MAX_FROZEN_REASON, empty_code="REASON_REQUIRED")
 
 # Local parts that belong to the mail service itself or invite impersonation.
 RESERVED_ALIASES = frozenset(
@@ -177,12 +181,6 @@ def in_window(start: str, end: str, hhmm: str) -> bool:
     return hhmm >= start or hhmm < end
 
 
-def validate_reason(reason: str | None, field: list[str], limit: int = MAX_REASON) -> str | None:
-    if reason is None:
-        return None
-    text = reason.strip()
-    if len(text) > limit:
-        raise ValidationError(
-            f"the reason must be at most {limit} characters", code="INVALID_REASON", field=field
-        )
-    return text or None
+def validate_freeze_reason(reason: str) -> str:
+    """Why a mailbox is frozen: required, and at most MAX_FROZEN_REASON characters."""
+    return FREEZE_REASON.clean(reason, required=True, why="freezing a mailbox needs a reason")

@@ -15,10 +15,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.access.provinces import validate_province
-from domain.shared import ChangeMeta, NoChangeError, ValidationError, natural_id
+from domain.shared import ChangeMeta, NoChangeError, natural_id
 from domain.subscribers.plans import Plan, plan_for
 from domain.subscribers.rules import (
-    MAX_FROZEN_REASON,
     AlreadyRegisteredError,
     MailboxDeregisteredError,
     MailboxFrozenError,
@@ -28,8 +27,8 @@ from domain.subscribers.rules import (
     SmsBlacklistLevel,
     arrival_setting,
     validate_alias,
+    validate_freeze_reason,
     validate_msisdn,
-    validate_reason,
 )
 
 _ACTIVE = MailboxStatus.ACTIVE.value
@@ -332,11 +331,7 @@ class Subscriber(Aggregate):
 
     # ------------------------------------------------------------------ freezing
     def freeze(self, reason: str, at: datetime, meta: ChangeMeta) -> None:
-        text = validate_reason(reason, ["reason"], MAX_FROZEN_REASON)
-        if text is None:
-            raise ValidationError(
-                "freezing a mailbox needs a reason", code="REASON_REQUIRED", field=["reason"]
-            )
+        text = validate_freeze_reason(reason)
         self._guard()
         self._frozen(reason=text, at=at, meta=meta, timestamp=at)
 

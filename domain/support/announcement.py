@@ -16,16 +16,8 @@ from eventsourcing.domain import Aggregate, event
 from domain.access.provinces import validate_province
 from domain.shared import ChangeMeta, NoChangeError, ValidationError
 from domain.support.errors import InvalidTransitionError
-from domain.support.values import (
-    MAX_BODY,
-    MAX_TITLE,
-    AnnouncementSeverity,
-    AnnouncementStatus,
-    clean_optional,
-    clean_text,
-)
-
-MAX_REASON = 500
+from domain.support.values import BODY, TITLE, AnnouncementSeverity, AnnouncementStatus
+from domain.text import REASON
 
 
 @dataclass(frozen=True)
@@ -59,8 +51,8 @@ class AnnouncementContent:
                 field=["effectiveUntil"],
             )
         return cls(
-            title=clean_text(title, "title", MAX_TITLE, required=True),
-            body=clean_text(body, "body", MAX_BODY, required=True),
+            title=TITLE.clean(title, required=True),
+            body=BODY.clean(body, required=True),
             severity=AnnouncementSeverity(severity),
             provinces=tuple(sorted({validate_province(p, "provinces") for p in provinces or []})),
             effective_from=start,
@@ -154,7 +146,7 @@ class Announcement(Aggregate):
 
     def withdraw(self, *, reason: str | None, at: datetime, meta: ChangeMeta) -> None:
         self._require_not_withdrawn("withdraw")
-        self._withdrawn(reason=clean_optional(reason, "reason", MAX_REASON), at=at, meta=meta)
+        self._withdrawn(reason=REASON.optional(reason), at=at, meta=meta)
 
     @event("AnnouncementWithdrawn", topic="spoa.support:Announcement.AnnouncementWithdrawn")
     def _withdrawn(self, reason: str | None, at: datetime, meta: ChangeMeta) -> None:

@@ -30,15 +30,7 @@ from domain.support.ticket_content import (
     TicketEntry,
     TicketRating,
 )
-from domain.support.values import (
-    MAX_BODY,
-    MAX_COMMENT,
-    EntryKind,
-    TicketCategory,
-    TicketPriority,
-    clean_optional,
-    clean_text,
-)
+from domain.support.values import BODY, COMMENT, EntryKind, TicketCategory, TicketPriority
 
 _C = TicketCommand
 
@@ -211,7 +203,7 @@ class Ticket(Aggregate):
         self, *, body: str, at: datetime, calendar: BusinessCalendar, meta: ChangeMeta
     ) -> None:
         next_state(self.status, _C.ANSWER)
-        text = clean_text(body, "body", MAX_BODY, required=True, why="an answer needs a body")
+        text = BODY.clean(body, required=True, why="an answer needs a body")
         waited = (
             calendar.business_time(self.waiting_since, at)
             if self.waiting_since is not None
@@ -242,10 +234,8 @@ class Ticket(Aggregate):
         self, *, body: str, at: datetime, calendar: BusinessCalendar, meta: ChangeMeta
     ) -> None:
         next_state(self.status, _C.RESUBMIT)
-        text = clean_text(
+        text = BODY.clean(
             body,
-            "body",
-            MAX_BODY,
             required=True,
             why="say why the answer was not enough: a resubmission needs a body",
         )
@@ -270,9 +260,7 @@ class Ticket(Aggregate):
         next_state(self.status, _C.RATE)
         if not 1 <= score <= 5:
             raise ValidationError("the score must be 1 to 5", code="INVALID_SCORE", field=["score"])
-        self._rated(
-            score=score, comment=clean_optional(comment, "comment", MAX_COMMENT), at=at, meta=meta
-        )
+        self._rated(score=score, comment=COMMENT.optional(comment), at=at, meta=meta)
 
     @event("TicketRated", topic="spoa.support:Ticket.TicketRated")
     def _rated(self, score: int, comment: str | None, at: datetime, meta: ChangeMeta) -> None:

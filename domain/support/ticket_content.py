@@ -8,16 +8,17 @@ from enum import Enum
 
 from domain.shared import NoChangeError
 from domain.support.values import (
-    MAX_ARCHIVE_TEXT,
-    MAX_BODY,
-    MAX_TITLE,
+    BODY,
+    RESOLUTION,
+    RESOLUTION_CATEGORY,
+    ROOT_CAUSE,
+    TITLE,
     TicketCategory,
     TicketPriority,
-    clean_optional,
     clean_tags,
-    clean_text,
     validate_msisdn,
 )
+from domain.text import Text
 
 
 class Keep(Enum):
@@ -55,17 +56,15 @@ class TicketArchive:
         """These fields with the given ones changed (KEEP leaves one as it is, None clears
         it); NO_CHANGE when nothing would change."""
 
-        def pick(value: str | Keep | None, current: str | None, field: str) -> str | None:
-            if value is KEEP:
-                return current
-            return clean_optional(value, field, MAX_ARCHIVE_TEXT)
+        def pick(value: str | Keep | None, current: str | None, rule: Text) -> str | None:
+            return current if value is KEEP else rule.optional(value)
 
         new = TicketArchive(
             resolution_category=pick(
-                resolution_category, self.resolution_category, "resolutionCategory"
+                resolution_category, self.resolution_category, RESOLUTION_CATEGORY
             ),
-            root_cause=pick(root_cause, self.root_cause, "rootCause"),
-            resolution=pick(resolution, self.resolution, "resolution"),
+            root_cause=pick(root_cause, self.root_cause, ROOT_CAUSE),
+            resolution=pick(resolution, self.resolution, RESOLUTION),
             tags=self.tags if tags is KEEP else tuple(clean_tags(tags or [])),
         )
         if new == self:
@@ -100,8 +99,8 @@ class DraftContent:
         msisdn: str | None,
     ) -> DraftContent:
         return cls(
-            title=clean_text(title, "title", MAX_TITLE, required=False),
-            body=clean_text(body, "body", MAX_BODY, required=False),
+            title=TITLE.clean(title),
+            body=BODY.clean(body),
             category=TicketCategory(category),
             priority=TicketPriority(priority),
             msisdn=validate_msisdn(msisdn),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from functools import partial
 
 from domain.shared import ValidationError
 from domain.subscribers.rules import MSISDN_RE
+from domain.text import Text
 
 MAX_TITLE = 200
 MAX_BODY = 10_000
@@ -14,6 +16,17 @@ MAX_COMMENT = 2_000
 MAX_ARCHIVE_TEXT = 2_000
 MAX_TAGS = 20
 MAX_TAG = 32
+
+# The support desk's free text (domain.text). Titles, resolution categories and tags are one
+# line; an empty required field is REQUIRED and an overlong one TOO_LONG, as they always were.
+_text = partial(Text, too_long_code="TOO_LONG", empty_code="REQUIRED")
+TITLE = _text("title", MAX_TITLE, line=True)
+BODY = _text("body", MAX_BODY)
+COMMENT = _text("comment", MAX_COMMENT)
+RESOLUTION_CATEGORY = _text("resolutionCategory", MAX_ARCHIVE_TEXT, line=True)
+ROOT_CAUSE = _text("rootCause", MAX_ARCHIVE_TEXT)
+RESOLUTION = _text("resolution", MAX_ARCHIVE_TEXT)
+TAG = _text("tags", MAX_TAG, line=True, what="a tag")
 
 
 class TicketCategory(StrEnum):
@@ -51,28 +64,6 @@ class AnnouncementStatus(StrEnum):
     WITHDRAWN = "WITHDRAWN"
 
 
-def clean_text(
-    value: str | None, field: str, limit: int, *, required: bool, why: str | None = None
-) -> str:
-    """Strip a free-text input; refuse control characters (except newlines/tabs) and excess."""
-    text = (value or "").strip()
-    if required and not text:
-        raise ValidationError(why or f"{field} must not be empty", code="REQUIRED", field=[field])
-    if len(text) > limit:
-        raise ValidationError(
-            f"{field} must be at most {limit} characters", code="TOO_LONG", field=[field]
-        )
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in text):
-        raise ValidationError(
-            f"{field} contains control characters", code="INVALID_INPUT", field=[field]
-        )
-    return text
-
-
-def clean_optional(value: str | None, field: str, limit: int) -> str | None:
-    return clean_text(value, field, limit, required=False) or None
-
-
 def validate_msisdn(msisdn: str | None) -> str | None:
     """A mainland mobile number (MSISDN_RE), or None. Spaces and +86 are tolerated."""
     if msisdn is None:
@@ -95,7 +86,7 @@ def clean_tags(tags: list[str]) -> list[str]:
     """Trimmed, de-duplicated (first spelling kept), bounded tags."""
     seen: dict[str, str] = {}
     for raw in tags:
-        tag = clean_text(raw, "tags", MAX_TAG, required=False)
+        tag = TAG.clean(raw)
         if tag and tag.casefold() not in seen:
             seen[tag.casefold()] = tag
     if len(seen) > MAX_TAGS:

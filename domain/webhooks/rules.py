@@ -8,13 +8,22 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from domain.knowledge.text_rules import clean_optional
 from domain.shared import DomainError, ValidationError
+from domain.text import Text, forbidden_character
 
 MAX_URL = 2000
 MAX_DESCRIPTION = 500
 MAX_EVENT_TYPES = 100
 WILDCARD = "*"
+# One line of text (domain.text); an empty or overlong one keeps the code it always had.
+DESCRIPTION = Text(
+    "description",
+    MAX_DESCRIPTION,
+    line=True,
+    path=("input", "description"),
+    too_long_code="INVALID_INPUT",
+    empty_code="INVALID_INPUT",
+)
 
 
 class InvalidUrlError(ValidationError):
@@ -107,7 +116,12 @@ def url_host(url: str) -> str:
 def clean_url(value: str, allowed: AllowedHosts) -> str:
     field = ["input", "url"]
     url = value.strip()
-    if not url or len(url) > MAX_URL or any(c.isspace() or ord(c) < 32 for c in url):
+    if (
+        not url
+        or len(url) > MAX_URL
+        or any(c.isspace() for c in url)
+        or forbidden_character(url, line=True) is not None
+    ):
         raise InvalidUrlError(
             f"url must be an absolute http(s) URL of at most {MAX_URL} characters, without spaces",
             field=field,
@@ -178,14 +192,10 @@ class EndpointSubscription:
         allowed_hosts: AllowedHosts,
         known_event_types: Collection[str],
     ) -> EndpointSubscription:
-        try:
-            text = clean_optional(description, "description", "description", MAX_DESCRIPTION)
-        except ValidationError as exc:
-            raise ValidationError(exc.message, field=["input", "description"]) from None
         return cls(
             url=clean_url(url, allowed_hosts),
             event_types=clean_event_types(event_types, known_event_types),
-            description=text,
+            description=DESCRIPTION.optional(description),
         )
 
 

@@ -142,3 +142,27 @@ def test_rules_and_permissions(container: Container) -> None:
             container.announcements.publish(p[who], notice("无权发布"))
     with pytest.raises(PermissionDeniedError):
         listed(container, p["platform"])
+
+
+def test_texts_follow_the_text_rule_and_a_refusal_stores_nothing(container: Container) -> None:
+    admin = seed_accounts(container)["admin"]
+    published = container.announcements.publish(admin, notice("  e\u0301 延迟\n"))
+    assert published.announcement.title == "\u00e9 延迟"
+    head = container.core_log.head()
+    for call, code, field in [
+        (lambda: container.announcements.publish(admin, notice("两\n行")), "INVALID_TEXT", "title"),
+        (
+            lambda: container.announcements.publish(admin, notice("t", body="a\x00b")),
+            "INVALID_TEXT",
+            "body",
+        ),
+        (
+            lambda: container.announcements.withdraw(admin, published.announcement.id, "\u202e"),
+            "INVALID_REASON",
+            "reason",
+        ),
+    ]:
+        with pytest.raises(ValidationError) as raised:
+            call()
+        assert (raised.value.code, raised.value.field) == (code, [field])
+    assert container.core_log.head() == head

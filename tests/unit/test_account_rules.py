@@ -113,8 +113,11 @@ def test_role_and_province_rules_on_creation(
     assert caught.value.field == ["province"]
 
 
-@pytest.mark.parametrize("display_name", ["", "   ", "x" * 65, "bad\x07bell"])
-def test_display_name_must_be_printable_and_short(display_name: str) -> None:
+@pytest.mark.parametrize(
+    "display_name",
+    ["", "   ", "x" * 65, "bad\x07bell", "two\nlines", "gpj.\u202eexe", "x\ud800", "\x85"],
+)
+def test_display_name_must_be_one_printable_line_and_short(display_name: str) -> None:
     with pytest.raises(ValidationError) as caught:
         Account.register(
             username="alice",
@@ -124,7 +127,17 @@ def test_display_name_must_be_printable_and_short(display_name: str) -> None:
             password_hash="h",
             meta=META,
         )
-    assert caught.value.code == "INVALID_DISPLAY_NAME"
+    assert (caught.value.code, caught.value.field) == ("INVALID_DISPLAY_NAME", ["displayName"])
+
+
+def test_a_disable_reason_follows_the_text_rule() -> None:
+    account = new_account()
+    with pytest.raises(ValidationError) as caught:
+        account.disable("left\x00", META)
+    assert (caught.value.code, caught.value.field) == ("INVALID_REASON", ["reason"])
+    assert account.enabled
+    account.disable("  e\u0301 left  ", META)
+    assert account.disabled_reason == "\u00e9 left"
 
 
 def test_account_id_is_the_uuid5_of_the_username() -> None:

@@ -41,7 +41,16 @@ def test_content_is_normalised_and_validated() -> None:
         title="  e\u0301 标题 ", body="a\r\nb ", category=" 类别 ", keywords=["A", "a", " ", "b"]
     )
     assert (c.title, c.body, c.category, c.keywords) == ("é 标题", "a\nb", "类别", ("A", "b"))
-    for bad in ({"title": ""}, {"title": "x" * 201}, {"title": "a\u202eb"}, {"body": " "}):
+    for bad in (
+        {"title": ""},
+        {"title": "x" * 201},
+        {"title": "a\u202eb"},
+        {"title": "two\nlines"},
+        {"body": " "},
+        {"body": "x\x9by"},
+        {"category": "a\tb"},
+        {"keywords": ["ok", "a\x00"]},
+    ):
         values = {"title": "t", "body": "b", "category": "c", "keywords": None, **bad}
         with pytest.raises(ValidationError) as err:
             FaqContent.parse(**values)

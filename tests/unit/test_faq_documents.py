@@ -106,6 +106,11 @@ def test_the_name_must_agree_with_the_content() -> None:
         "evil\x00.pdf",
         "line\nbreak.pdf",
         "gpj.\u202eexe",  # right-to-left override: would display as "exe.jpg"
+        "a\u2066b.pdf",  # a bidi isolate
+        "csi\x9b.pdf",  # a C1 control
+        "x\ud800.pdf",  # a lone surrogate
+        "tab\t.pdf",
+        "zero\u200bwidth.pdf",  # invisible: names refuse more than other text
         "",
         "   ",
         None,
@@ -120,6 +125,8 @@ def test_file_names_are_tidied() -> None:
     assert clean_filename("  报告: 第1季度?.pdf ") == "报告_ 第1季度_.pdf"
     long = clean_filename("长" * 100 + ".docx")
     assert long.endswith(".docx") and len(long.encode()) <= 200
+    huge = clean_filename("x" * 1_000_000 + ".pdf")  # cut at once, not a character at a time
+    assert huge == "x" * 196 + ".pdf"
 
 
 def test_content_disposition_has_an_ascii_fallback_and_the_utf8_name() -> None:

@@ -21,6 +21,7 @@ from domain.knowledge.search_text import (
     tsvector_literal,
 )
 from domain.shared import ValidationError
+from domain.text import forbidden_character
 
 
 def test_folding_unifies_width_case_and_script() -> None:
@@ -96,6 +97,10 @@ def test_query_limits() -> None:
         parse_query("密" * (MAX_QUERY_CHARS + 1))
     with pytest.raises(ValidationError):
         parse_query(" ".join(f"w{i}" for i in range(17)))
+    for hostile in ("a\x00b", "\u202egpj", "x\x85", "\ud800"):
+        with pytest.raises(ValidationError) as refused:
+            parse_query(hostile)
+        assert (refused.value.code, refused.value.field) == ("INVALID_TEXT", ["query"])
 
 
 def test_loosened_query_needs_most_bigrams() -> None:
@@ -136,7 +141,7 @@ def test_width_folded_matches_map_back_to_the_original_characters() -> None:
 _MARK = re.compile(r"</?mark>")
 
 
-@given(st.text(max_size=60), st.text(max_size=20))
+@given(st.text(max_size=60), st.text(max_size=20).filter(lambda q: not forbidden_character(q)))
 def test_highlight_never_lets_markup_through(title: str, query_text: str) -> None:
     out = highlight(title, parse_query(query_text))
     # Only our own tags are markup; removing them and unescaping gives the title back.

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from application.history.validation import BatchValidator
-from domain.history.records import RecordKind
+from domain.history.records import FieldType, RecordKind, columns_of
 from tests.history_helpers import record
 from tests.history_strategies import batches, outcome, records, reference
 
@@ -154,6 +154,10 @@ def test_a_valid_batch_is_taken_a_group_at_a_time(monkeypatch: pytest.MonkeyPatc
         ("msisdn", "1380013800\u0661"),  # a digit, but not an ASCII one
         ("sourceRecordId", " \u3000"),  # blank
         ("peer", "a\x00b"),  # an escaped NUL
+        ("peer", "a\u202eb"),  # a bidi override, written as it is (orjson writes UTF-8)
+        ("category", "x\x85"),  # a C1 control, as it is
+        ("peer", "\x7f"),  # DEL, as it is
+        ("sourceRecordId", "r\x1bn"),  # escaped
         ("occurredAt", "2026-11-20T10:00:00"),  # no offset
         ("occurredAt", "0001-01-01T00:00:00+08:00"),  # before year 1 in UTC
         ("occurredAt", "2026-02-30T10:00:00Z"),
@@ -241,3 +245,36 @@ def test_errors_stop_at_the_cap_but_are_all_counted_and_rows_are_dropped() -> No
         assert len(validator.errors) == BatchValidator.MAX_ERRORS
         assert [e.index for e in validator.errors] == list(range(2, 300, 3))
         assert validator.rows == [] and not validator.valid
+
+
+REFUSED_CHARS = [chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n\r"]
+REFUSED_CHARS += list("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(list(RecordKind)).flatmap(
+        lambda kind: st.tuples(
+            st.just(kind),
+            st.sampled_from([c.name for c in columns_of(kind) if c.type is FieldType.TEXT]),
+        )
+    ),
+    st.text(max_size=3),
+    st.sampled_from(REFUSED_CHARS),
+    st.booleans(),
+    GROUPS,
+)
+def test_a_refused_character_in_any_text_is_refused_however_it_is_written(
+    where: tuple[RecordKind, str], around: str, char: str, ascii_only: bool, group: int
+) -> None:
+    """Escaped (\\u0085) or written as it is (UTF-8), in a group or alone: the batch is refused
+    and the error names the field."""
+    kind, name = where
+    value = f"{around}{char}{around}" if name != "sourceRecordId" else f"r{char}"
+    lines = [orjson.dumps(record(kind, n)) for n in range(3)]
+    lines[1] = json.dumps(record(kind, 1, **{name: value}), ensure_ascii=ascii_only).encode()
+    validator = BatchValidator(kind)
+    validator.FAST_GROUP = group
+    validator.add_json_lines(lines)
+    assert not validator.valid and validator.rows == []
+    assert [(e.index, e.field) for e in validator.errors] == [(1, name)]

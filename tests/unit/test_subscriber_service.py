@@ -242,6 +242,8 @@ def test_a_malformed_number_is_invalid_for_every_command(name: str, msisdn: str)
     ("context", "code"),
     [
         (C(reason="x" * 501), "INVALID_REASON"),
+        (C(reason="客户\x00来电"), "INVALID_REASON"),
+        (C(reason="gpj.\u202eexe"), "INVALID_REASON"),
         (C(ticket_id="x" * 65), "INVALID_TICKET_ID"),
         (C(ticket_id="GD-20260302-0001"), "INVALID_TICKET_ID"),  # a number, not an id
         (C(ticket_id="6b1f7f0e-3c1a-4c53-9a43-1f2d3c4b5a69"), "TICKET_NOT_FOUND"),
@@ -280,6 +282,12 @@ BAD_INPUT: list[tuple[str, Call, str, list[str] | None]] = [
      ["reason"]),
     ("freezeMailbox", lambda s, p, m, c: s.freeze(p, m, "x" * 10_000, c), "INVALID_REASON",
      ["reason"]),
+    ("freezeMailbox", lambda s, p, m, c: s.freeze(p, m, "a\x00b", c), "INVALID_REASON",
+     ["reason"]),
+    ("freezeMailbox", lambda s, p, m, c: s.freeze(p, m, "csi\x9b", C(reason="ok")),
+     "INVALID_REASON", ["reason"]),
+    ("setCompanion", lambda s, p, m, c: s.set_companion(p, m, True, C(reason="\x07")),
+     "INVALID_REASON", ["context", "reason"]),
 ]  # fmt: skip
 
 
@@ -304,3 +312,11 @@ def test_a_refused_alias_change_leaves_both_claims_as_they_were() -> None:
     added = [event for _, _, event in stored(w.store)[-3:]]
     assert added == ["AliasChanged", "AliasReleased", "AliasClaimed"]
     assert result.position == len(stored(w.store))
+
+
+def test_a_freeze_reason_is_stored_as_the_text_rule_cleans_it_and_is_the_changes_reason() -> None:
+    w = given("freezeMailbox")
+    w.service.freeze(ADMIN, GD_NUMBER, "  e\u0301 异常登录\r\n  ")
+    *_, event = w.store.events.get(subscriber_id_for(GD_NUMBER))
+    assert w.subscriber().frozen_reason == "\u00e9 异常登录"
+    assert event.meta.reason == "\u00e9 异常登录"

@@ -280,7 +280,8 @@ def edit(**overrides: Any) -> Callable[[World, UUID], Any]:
 TWENTY_ONE_TAGS = [f"t{i}" for i in range(21)]
 BAD_INPUT: list[tuple[TicketState, Callable[[World, UUID], Any], str, list[str]]] = [
     (_S.DRAFT, new(title="长" * 201), "TOO_LONG", ["title"]),
-    (_S.DRAFT, new(body="铃\x07声"), "INVALID_INPUT", ["body"]),
+    (_S.DRAFT, new(body="铃\x07声"), "INVALID_TEXT", ["body"]),
+    (_S.DRAFT, new(title="两\n行"), "INVALID_TEXT", ["title"]),
     (_S.DRAFT, new(msisdn="12345"), "INVALID_MSISDN", ["msisdn"]),
     (_S.DRAFT, edit(msisdn="23800138000"), "INVALID_MSISDN", ["msisdn"]),
     (_S.DRAFT, edit(), "NO_CHANGE", []),  # the draft already says exactly this
@@ -295,6 +296,19 @@ BAD_INPUT: list[tuple[TicketState, Callable[[World, UUID], Any], str, list[str]]
      "TOO_MANY_TAGS", ["tags"]),
     (_S.SUBMITTED, lambda w, t: w.service.update_archive(SECOND, t, tags=["标" * 33]),
      "TOO_LONG", ["tags"]),
+    (_S.SUBMITTED, lambda w, t: w.service.answer(SECOND, t, "ok\x00"), "INVALID_TEXT",
+     ["body"]),
+    (_S.ANSWERED, lambda w, t: w.service.resubmit(GD_AGENT, t, "\u202eok"), "INVALID_TEXT",
+     ["body"]),
+    (_S.ANSWERED, lambda w, t: w.service.rate(GD_AGENT, t, 5, "好\x9b"), "INVALID_TEXT",
+     ["comment"]),
+    (_S.SUBMITTED, lambda w, t: w.service.update_archive(SECOND, t, tags=["ok", "a\u2066"]),
+     "INVALID_TEXT", ["tags"]),
+    (_S.SUBMITTED,
+     lambda w, t: w.service.update_archive(SECOND, t, resolution_category="账号\n密码"),
+     "INVALID_TEXT", ["resolutionCategory"]),
+    (_S.SUBMITTED, lambda w, t: w.service.update_archive(SECOND, t, root_cause="\x1b[2J"),
+     "INVALID_TEXT", ["rootCause"]),
 ]  # fmt: skip
 
 

@@ -78,6 +78,8 @@ def test_http_and_https_urls_are_taken(url: str) -> None:
         ("https://boss.example:99999/x", "INVALID_URL"),
         ("https://boss.example/x#part", "INVALID_URL"),
         ("https://boss.example/a b", "INVALID_URL"),
+        ("https://boss.example/a\x9bb", "INVALID_URL"),  # a C1 control
+        ("https://boss.example/gpj.\u202eexe", "INVALID_URL"),  # a bidi override
         ("", "INVALID_URL"),
         ("https://boss.example/" + "x" * 2000, "INVALID_URL"),
     ],
@@ -163,9 +165,11 @@ def test_subscriptions_match_types_and_wildcards() -> None:
 def test_a_description_is_one_clean_line() -> None:
     assert clean(description="  BOSS 同步  ").description == "BOSS 同步"
     assert clean(description="   ").description is None
-    with pytest.raises(DomainError) as caught:
-        clean(description="a\x00b")
-    assert caught.value.field == ["input", "description"]
+    for bad in ("a\x00b", "two\nlines", "gpj.\u202eexe", "x" * 501):
+        with pytest.raises(DomainError) as caught:
+            clean(description=bad)
+        assert caught.value.field == ["input", "description"]
+        assert caught.value.code == ("INVALID_INPUT" if len(bad) > 500 else "INVALID_TEXT")
 
 
 # ---------------------------------------------------------------- answers

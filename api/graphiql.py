@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, Response
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 ASSETS = Path(__file__).resolve().parent / "static" / "graphiql"
@@ -27,7 +27,13 @@ def install_graphiql(app: FastAPI) -> None:
     """GET /graphql answers the page; call before the GraphQL router is included."""
     page = (ASSETS / "index.html").read_text(encoding="utf-8")
 
-    async def graphiql() -> Response:
+    async def graphiql(request: Request) -> Response:
+        if "query" in request.query_params:  # an operation, not the page: POST only
+            return JSONResponse(
+                {"errors": [{"message": "GraphQL operations are POSTed, never sent by GET"}]},
+                status_code=405,
+                headers={"Allow": "POST"},
+            )
         return HTMLResponse(
             page,
             headers={

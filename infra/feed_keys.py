@@ -29,7 +29,7 @@ from psycopg.sql import SQL, Identifier
 
 from application.history.ports import RecordKeys, RecordsAlreadyStoredError
 from infra.feed_codec import plain_state
-from infra.recorders import UnpipelinedApplicationRecorder
+from infra.recorders import LOCKED_INSERT, UnpipelinedApplicationRecorder
 
 KEYS_TABLE = "feed_record_keys"
 KEYS_PRIMARY_KEY = f"{KEYS_TABLE}_pkey"
@@ -68,14 +68,7 @@ class FeedRecorder(UnpipelinedApplicationRecorder):
                 "  SET LOCAL work_mem = '64MB';"
                 "  INSERT INTO {schema}.{keys} (source, kind, source_record_id)"
                 "   SELECT key_source, key_kind, k FROM json_array_elements_text(key_ids) AS k"
-                '   ORDER BY k COLLATE "C";'
-                "  LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;"
-                "  NOTIFY {channel};"
-                "  RETURN QUERY INSERT INTO {schema}.{table}"
-                "   (originator_id, originator_version, topic, state)"
-                "   SELECT * FROM unnest(ids, versions, topics, states)"
-                "   RETURNING notification_id;"
-                " END; $BODY$"
+                '   ORDER BY k COLLATE "C";' + LOCKED_INSERT
             ).format(
                 schema=schema,
                 function=function,

@@ -29,6 +29,19 @@ from psycopg.sql import SQL, Composed, Identifier, Placeholder
 SCALAR_EVENTS_MAX = 16
 
 
+# The end of a function that appends events as one statement: the table lock eventsourcing's
+# readers rely on, the wake-up of followers, and the insert of the arrays it was given.
+LOCKED_INSERT = (
+    "  LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;"
+    "  NOTIFY {channel};"
+    "  RETURN QUERY INSERT INTO {schema}.{table}"
+    "   (originator_id, originator_version, topic, state)"
+    "   SELECT * FROM unnest(ids, versions, topics, states)"
+    "   RETURNING notification_id;"
+    " END; $BODY$"
+)
+
+
 class UnpipelinedApplicationRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
@@ -42,14 +55,7 @@ class UnpipelinedApplicationRecorder(PostgresApplicationRecorder):
                 "ids {id_type}[], versions bigint[], topics text[], states bytea[])"
                 " RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$"
                 " BEGIN"
-                "  SET LOCAL lock_timeout = '{lock_timeout}s';"
-                "  LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;"
-                "  NOTIFY {channel};"
-                "  RETURN QUERY INSERT INTO {schema}.{table}"
-                "   (originator_id, originator_version, topic, state)"
-                "   SELECT * FROM unnest(ids, versions, topics, states)"
-                "   RETURNING notification_id;"
-                " END; $BODY$"
+                "  SET LOCAL lock_timeout = '{lock_timeout}s';" + LOCKED_INSERT
             ).format(
                 schema=schema,
                 function=function,

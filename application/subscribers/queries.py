@@ -130,9 +130,13 @@ class SubscriberQueryService:
         stream's registration and deregistration events)."""
         principal.require_in_province(Permission.SUBSCRIBER_READ, subscriber.province)
         recorded = self.log.stream(subscriber.id, 0, _PERIOD_EVENTS_MAX, topics=PERIOD_TOPICS)
+        every = tuple(periods_of(r.event for r in recorded))
+        # A search listing (the summary read model's row) is the current mailbox: its period
+        # is the last one. The aggregate, now or as of a time, counts its own registrations.
+        own = getattr(subscriber, "registrations", None)
         return SubscriberPeriods(
-            every=tuple(periods_of(r.event for r in recorded)),
-            own=subscriber.registrations,
+            every=every,
+            own=own if isinstance(own, int) else len(every),
             version=subscriber.version,
         )
 

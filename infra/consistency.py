@@ -15,6 +15,7 @@ container (tests do) gets its own listener, and a wake-up crosses loops thread-s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -51,6 +52,9 @@ class _Loop:
     listener: asyncio.Task[None] | None = None
     pool: AsyncConnectionPool[Any] | None = None
     listening: bool = False
+    #: per store, the head read under way and the one queued behind it (see _read_head)
+    head_reads: dict[str, asyncio.Future[int]] = field(default_factory=dict)
+    next_head_reads: dict[str, asyncio.Future[int]] = field(default_factory=dict)
 
 
 class ProjectionWaiter:
@@ -188,13 +192,51 @@ class ProjectionWaiter:
         for store in sorted(stores):
             if position <= self._heads.get(store, 0):
                 continue
-            async with self._connection() as conn:
-                if position <= self._heads.get(store, 0):
-                    continue  # learnt while this wait queued for the connection
-                head = await self._head(conn, store)
+            head = await self._read_head(store)
             self._raise(self._heads, store, head)
             if position > head:
                 raise PositionBeyondHeadError(position, head, store)
+
+    async def _read_head(self, store: str) -> int:
+        """The store's head, read after this call began (a position the caller learnt from a
+        commit is never judged by an older read). Callers arriving while a read is under way
+        share the one queued behind it, so a flood of far positions costs two reads at once."""
+        here = self._here()
+        queued = here.next_head_reads.get(store)
+        if queued is not None:
+            return await asyncio.shield(queued)
+        running = here.head_reads.get(store)
+        if running is None:
+            return await self._start_head_read(here, store)
+        queued = here.loop.create_future()
+        here.next_head_reads[store] = queued
+        with contextlib.suppress(Exception):  # the queued read below answers for itself
+            await asyncio.shield(running)
+        here.next_head_reads.pop(store, None)
+        try:
+            head = await self._start_head_read(here, store)
+        except Exception as exc:
+            queued.set_exception(exc)
+            queued.exception()  # retrieved: those sharing it re-raise their own copy
+            raise
+        queued.set_result(head)
+        return head
+
+    async def _start_head_read(self, here: _Loop, store: str) -> int:
+        future: asyncio.Future[int] = here.loop.create_future()
+        here.head_reads[store] = future
+        try:
+            async with self._connection() as conn:
+                head = await self._head(conn, store)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: those sharing it re-raise their own copy
+            raise
+        finally:
+            if here.head_reads.get(store) is future:
+                del here.head_reads[store]
+        future.set_result(head)
+        return head
 
     def _here(self) -> _Loop:
         """The running loop's state (a closed loop's is dropped: nothing of it can run)."""

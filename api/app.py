@@ -19,6 +19,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 
 from api import blocking, json_body
+from api.anonymous_limit import AnonymousRateLimit
 from api.blocking import run_blocking
 from api.client_address import ClientAddresses
 from api.documents import install_documents
@@ -216,6 +217,13 @@ def create_app(
 
     addresses = ClientAddresses(settings.trusted_proxy_list)
     app.state.client_addresses = addresses
+    # Outermost: a flood without a session is turned away before any body is read.
+    app.add_middleware(
+        AnonymousRateLimit,
+        addresses=addresses,
+        rate=settings.anonymous_requests_per_second,
+        burst=settings.anonymous_request_burst,
+    )
 
     async def get_context(request: Request) -> Context:
         return await context_for(bearer_token(request), request.scope)

@@ -48,6 +48,15 @@ class Settings(BaseSettings):
         description="Failed logins from one client address before its own delays start (many"
         " staff may share one office address)",
     )
+    anonymous_requests_per_second: float = Field(
+        default=20,
+        ge=0,
+        description="Requests without a session per client address and second, on /graphql and"
+        " /sso (0: no limit)",
+    )
+    anonymous_request_burst: int = Field(
+        default=60, ge=1, description="Requests without a session one address may send at once"
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated proxy addresses or networks whose X-Forwarded-For is"

@@ -128,6 +128,6 @@ def run() -> None:
         while dispatcher.healthy:
             time.sleep(1)
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C is how an operator stops it: stop the dispatcher below
     finally:
         runtime.close()

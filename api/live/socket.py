@@ -176,7 +176,7 @@ class LiveSocket:
         elif kind == "ping":
             self.send({"type": "pong"})
         elif kind == "pong":
-            pass
+            pass  # the answer to a ping of ours: the client is alive, nothing to send
         elif kind == "subscribe":
             self._subscribe(message)
         elif kind == "complete":

@@ -139,7 +139,8 @@ class SubscriberHistory:
     async def period_window(
         self, info: Info[Context, Any], all_periods: bool | None
     ) -> PeriodWindow:
-        """What a field of this view covers (the Subscriber type says)."""
+        """What a field of this view covers: the `Subscriber` type, which inherits these
+        fields, answers it from its registration periods; this class is never served alone."""
         raise NotImplementedError
 
     sms_records = _records_field(DomainRecordKind.SMS)

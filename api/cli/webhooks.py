@@ -128,6 +128,6 @@ def run() -> None:
         while dispatcher.healthy:
             time.sleep(1)
     except KeyboardInterrupt:
-        pass  # Ctrl-C is how an operator stops it: stop the dispatcher below
+        pass  # Ctrl-C is how an operator stops it; closing the runtime stops the dispatcher
     finally:
         runtime.close()
